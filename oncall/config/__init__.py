@@ -1,0 +1,3 @@
+"""Configuration: settings, YAML files, the immutable snapshot and its checks."""
+
+from __future__ import annotations

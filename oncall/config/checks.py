@@ -1,0 +1,83 @@
+"""Cross-section checks run by the loader (and so by ``oncall check`` and every reload)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from oncall.config.findings import Finding
+from oncall.config.snapshot import Snapshot
+from oncall.rules import DESK_STATES
+
+
+def check_ids(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    """Duplicate ids in sections whose items are looked up by id."""
+    findings: list[Finding] = []
+    for section in ("desks", "sources"):
+        seen: set[str] = set()
+        for i, item in enumerate(snapshot.items.get(section, ())):
+            if item.id in seen:
+                findings.append(Finding(path=(section, i, "id"), message=f"duplicate {section[:-1].replace('_', ' ')} id {item.id!r}"))
+            seen.add(item.id)
+    for section in ("rules", "response_targets"):
+        seen = set()
+        for i, item in enumerate(snapshot.items.get(section, ())):
+            if item.name in seen:
+                findings.append(Finding(path=(section, i, "name"), message=f"duplicate {section[:-1].replace('_', ' ')} name {item.name!r}"))
+            seen.add(item.name)
+    return findings
+
+
+def check_customers(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    from oncall.entitlements import check_customers as run
+
+    return run(snapshot.items["customers"], snapshot.items["plans"], snapshot.entitlement, set(snapshot.desks))
+
+
+def check_rules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    """Rules and response targets refer to things that exist."""
+    findings: list[Finding] = []
+    policies = set(snapshot.escalation_policies)
+    for section in ("rules", "response_targets"):
+        for i, rule in enumerate(snapshot.items[section]):
+            label = f"{section[:-1].replace('_', ' ')} {rule.name!r}"
+            if section == "rules" and rule.page and rule.escalation_policy not in policies:
+                findings.append(Finding(
+                    path=(section, i, "escalation_policy"),
+                    message=f"{label}: unknown escalation policy {rule.escalation_policy!r} "
+                            f"(known: {', '.join(sorted(policies)) or 'none'})",
+                ))
+            for j, desk in enumerate(rule.when.desk):
+                if desk not in snapshot.desks:
+                    findings.append(Finding(path=(section, i, "when", "desk", j), message=f"{label}: unknown desk {desk!r}"))
+            for j, plan in enumerate(rule.when.plan):
+                if plan not in snapshot.plans:
+                    findings.append(Finding(path=(section, i, "when", "plan", j), message=f"{label}: unknown plan {plan!r}"))
+            for state in rule.when.desk_state:
+                assert state in DESK_STATES  # validated by the model
+    if not snapshot.rules:
+        findings.append(Finding(path=(), message="no rules defined: no ticket will ever page", severity="warning"))
+    return findings
+
+
+def check_policies(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    from oncall.escalation.policy import check_notifications
+    from oncall.escalation.policy import check_policies as run
+
+    return run(
+        snapshot.items["escalation_policies"],
+        people_ids=set(snapshot.people),
+        schedule_ids=set(snapshot.schedules),
+    ) + check_notifications(snapshot.notifications, people_ids=set(snapshot.people))
+
+
+def check_schedules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    from oncall.escalation.policy import policy_schedule_ids
+    from oncall.schedules.checks import check_schedules as run
+
+    return run(
+        snapshot.items["people"], snapshot.items["schedules"], snapshot.items["overrides"],
+        now=now, horizon=horizon, used_schedules=policy_schedule_ids(snapshot.items["escalation_policies"]),
+    )
+
+
+DEFAULT_CHECKS = (check_ids, check_customers, check_rules, check_policies, check_schedules)

@@ -1,0 +1,161 @@
+"""Process settings: ``oncall.toml`` in the configuration directory, overridden by ``ONCALL_*``.
+
+Precedence (first wins): explicit arguments, environment (``ONCALL_TWILIO__AUTH_TOKEN``…),
+secret files (``$CREDENTIALS_DIRECTORY``, systemd ``LoadCredential=``), ``oncall.toml``.
+Secrets are :class:`SecretStr`: their repr is ``'**********'`` so they never reach a log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from oncall.errors import ConfigError, ConfigIssue
+
+DEFAULT_CONFIG_DIR = Path("schedules")
+DEFAULT_DATABASE_URL = "sqlite:///var/oncall.db"
+
+
+class TwilioSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(
+            self.account_sid and self.auth_token and (self.from_number or self.messaging_service_sid)
+        )
+
+
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str | None = None
+    starttls: bool = False
+
+
+class SourceSettings(BaseModel):
+    """Per-source secrets and poller settings (``ONCALL_SOURCES__ZENDESK__SECRET``…)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: SecretStr | None = None
+    insecure: bool = False
+    base_url: str | None = None
+    email: str | None = None
+    api_token: SecretStr | None = None
+    api_key: SecretStr | None = None
+    poll_interval_seconds: float | None = None
+    silence_after_minutes: float | None = None
+    callback_url: str | None = None
+    max_body_bytes: int = 1_000_000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ONCALL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        secrets_dir=os.environ.get("CREDENTIALS_DIRECTORY") or None,
+    )
+    _toml_path: ClassVar[Path | None] = None
+
+    config: Path = DEFAULT_CONFIG_DIR
+    database_url: str = DEFAULT_DATABASE_URL
+    listen: str = "127.0.0.1:8080"
+    public_url: str | None = None
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    log_level: str = "info"
+    coverage_horizon_days: int = Field(default=28, ge=1, le=3650)
+    deadman_url: str | None = None
+    handoff_notices: bool = True
+    handoff_notice_minutes: int = Field(default=60, ge=0)
+    twilio: TwilioSettings = TwilioSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be host:port, got {v!r}")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, v: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        return {k.lower(): s for k, s in v.items()}
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
+        if cls._toml_path is not None and cls._toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        return tuple(sources)
+
+
+def config_dir_from(cli_value: Path | None) -> Path:
+    """The configuration directory: ``--config``, else ``ONCALL_CONFIG``, else ``./schedules``."""
+    if cli_value is not None:
+        return cli_value
+    env = os.environ.get("ONCALL_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG_DIR
+
+
+def load_settings(config_dir: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings for ``config_dir`` (reads its ``oncall.toml``). Raises ConfigError."""
+    directory = config_dir_from(config_dir)
+    toml_path = directory / "oncall.toml"
+    Settings._toml_path = toml_path
+    try:
+        if config_dir is not None:
+            overrides.setdefault("config", directory)
+        return Settings(**overrides)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            env_name = "ONCALL_" + "__".join(str(p).upper() for p in err["loc"])
+            issues.append(ConfigIssue(
+                file=f"{toml_path} or environment ({env_name})",
+                message=f"setting {loc}: {str(err['msg']).removeprefix('Value error, ')}",
+            ))
+        raise ConfigError(issues) from None
+    except Exception as exc:  # tomllib errors and friends: name the file, never a traceback
+        raise ConfigError([ConfigIssue(file=str(toml_path), message=f"cannot read settings: {exc}")]) from None
+    finally:
+        Settings._toml_path = None

@@ -1,0 +1,93 @@
+"""The immutable configuration snapshot every decision reads.
+
+Built once per (re)load from validated section items; the daemon swaps the whole
+object atomically on reload. Nothing in here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from oncall.config.base import Model
+from oncall.errors import ConfigError, ConfigIssue
+
+if TYPE_CHECKING:
+    from oncall.desks.model import Desk
+    from oncall.entitlements import Customer, EntitlementPolicy, Plan
+    from oncall.escalation.policy import EscalationPolicy, NotificationSettings
+    from oncall.rules import ResponseTarget, Rule
+    from oncall.schedules.models import Override, Person, Schedule
+    from oncall.sources.mapping import SourceMapping
+
+M = TypeVar("M", bound=Model)
+
+
+def _by_id(items: tuple[M, ...]) -> Mapping[str, M]:
+    return MappingProxyType({getattr(i, "id"): i for i in items})  # noqa: B009
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    config_dir: Path
+    digest: str
+    loaded_at: datetime
+    desks: Mapping[str, Desk]
+    plans: Mapping[str, Plan]
+    customers: Mapping[str, Customer]
+    entitlement: EntitlementPolicy
+    rules: tuple[Rule, ...]
+    response_targets: tuple[ResponseTarget, ...]
+    people: Mapping[str, Person]
+    schedules: Mapping[str, Schedule]
+    overrides: tuple[Override, ...]
+    escalation_policies: Mapping[str, EscalationPolicy]
+    notifications: NotificationSettings
+    source_mappings: Mapping[str, SourceMapping]
+    items: Mapping[str, tuple[Any, ...]]  # every list section in file order (for checks)
+    warnings: tuple[ConfigIssue, ...] = ()
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        config_dir: Path,
+        items: Mapping[str, tuple[Model, ...]],
+        singles: Mapping[str, Model],
+        *,
+        digest: str,
+        loaded_at: datetime,
+    ) -> Snapshot:
+        desks: tuple[Desk, ...] = items["desks"]  # type: ignore[assignment]
+        if not desks:
+            raise ConfigError([ConfigIssue(file=str(config_dir), message="no desks defined: "
+                                           "add a 'desks' section with at least one desk")])
+        return cls(
+            config_dir=config_dir,
+            digest=digest,
+            loaded_at=loaded_at,
+            desks=_by_id(desks),
+            plans=_by_id(items["plans"]),  # type: ignore[arg-type]
+            customers=_by_id(items["customers"]),  # type: ignore[arg-type]
+            entitlement=singles["entitlement"],  # type: ignore[arg-type]
+            rules=items["rules"],  # type: ignore[arg-type]
+            response_targets=items["response_targets"],  # type: ignore[arg-type]
+            people=_by_id(items["people"]),  # type: ignore[arg-type]
+            schedules=_by_id(items["schedules"]),  # type: ignore[arg-type]
+            overrides=items["overrides"],  # type: ignore[arg-type]
+            escalation_policies=_by_id(items["escalation_policies"]),  # type: ignore[arg-type]
+            notifications=singles["notifications"],  # type: ignore[arg-type]
+            source_mappings=_by_id(items["sources"]),  # type: ignore[arg-type]
+            items=MappingProxyType(dict(items)),
+        )
+
+    def with_warnings(self, warnings: tuple[ConfigIssue, ...]) -> Snapshot:
+        return replace(self, warnings=warnings, _cache={})
+
+    @property
+    def default_desk(self) -> Desk:
+        return next(iter(self.desks.values()))

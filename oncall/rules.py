@@ -1,0 +1,295 @@
+"""Paging rules and response targets: the page / no-page decision, explained.
+
+``decide(ticket, event, snapshot, now)`` is pure: the configuration snapshot and the
+instant are its only inputs. Rules are tried in order; the first whose conditions all
+hold decides. Every reason names the rule or fact that decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from oncall.config.base import Duration, Model, one_or_many
+from oncall.desks import business_time as desk_hours
+from oncall.entitlements import Entitlement
+from oncall.entitlements import evaluate as evaluate_entitlement
+from oncall.tickets import Environment, Priority, Severity, Status, Ticket, parse_priority, parse_severity
+
+if TYPE_CHECKING:
+    from oncall.config.snapshot import Snapshot
+    from oncall.desks.model import Desk
+
+
+class TicketEvent(StrEnum):
+    CREATED = "created"
+    PRIORITY_RAISED = "priority_raised"
+    REOPENED = "reopened"
+    UPDATED = "updated"
+
+
+DESK_STATES = ("open", "closed", "holiday", "emergency-only")
+
+Many = BeforeValidator(one_or_many)
+
+
+def _priorities(v: Any) -> tuple[Priority, ...]:
+    return tuple(parse_priority(x) for x in one_or_many(v))
+
+
+def _severities(v: Any) -> tuple[Severity, ...]:
+    return tuple(parse_severity(x) for x in one_or_many(v))
+
+
+class Conditions(Model):
+    """All given conditions must hold; a list means "any of these"."""
+
+    priority: Annotated[tuple[Priority, ...], BeforeValidator(_priorities)] = ()
+    min_priority: Priority | None = None
+    severity: Annotated[tuple[Severity, ...], BeforeValidator(_severities)] = ()
+    min_severity: Severity | None = None  # sev2 ⇒ sev1 or sev2
+    category: Annotated[tuple[str, ...], Many] = ()
+    environment: Annotated[tuple[Environment, ...], Many] = ()
+    status: Annotated[tuple[Status, ...], Many] = ()
+    tags: Annotated[tuple[str, ...], Many] = ()  # any of
+    entitled: bool | None = None
+    authorised_contact: bool | None = None
+    contract_valid: bool | None = None
+    customer_known: bool | None = None
+    plan: Annotated[tuple[str, ...], Many] = ()
+    channel: Annotated[tuple[str, ...], Many] = ()
+    desk: Annotated[tuple[str, ...], Many] = ()
+    desk_state: Annotated[tuple[str, ...], Many] = ()
+    business_hours: bool | None = None
+    event: Annotated[tuple[TicketEvent, ...], Many] = ()
+
+    @model_validator(mode="after")
+    def _states(self) -> Conditions:
+        for s in self.desk_state:
+            if s not in DESK_STATES:
+                raise ValueError(f"desk_state {s!r} is not one of {', '.join(DESK_STATES)}")
+        return self
+
+
+class Rule(Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    when: Conditions = Conditions()
+    page: bool
+    escalation_policy: str | None = None
+
+    @model_validator(mode="after")
+    def _policy(self) -> Rule:
+        if self.page and not self.escalation_policy:
+            raise ValueError(f"rule {self.name!r} pages but names no escalation_policy")
+        return self
+
+
+class Clock(StrEnum):
+    BUSINESS = "business"
+    CALENDAR = "calendar"  # around the clock
+
+
+class ResponseTarget(Model):
+    name: str = Field(min_length=1)
+    when: Conditions = Conditions()
+    first_response: Duration | None = None
+    next_response: Duration | None = None
+    clock: Clock = Clock.BUSINESS
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    """What is true of a ticket at an instant; the conditions are tested against this."""
+
+    ticket: Ticket
+    event: TicketEvent
+    desk: str
+    desk_state: str
+    holiday: str | None
+    entitlement: Entitlement
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    page: bool
+    reasons: tuple[str, ...]
+    desk: str
+    desk_state: str
+    business_hours: bool
+    holiday: str | None
+    entitled: bool
+    escalation_policy: str | None
+    rule: str | None
+    respond_by: datetime | None
+    response_target: str | None
+    next_business_open: datetime
+    event: TicketEvent
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "reasons": list(self.reasons),
+            "desk": self.desk,
+            "desk_state": self.desk_state,
+            "business_hours": self.business_hours,
+            "holiday": self.holiday,
+            "entitled": self.entitled,
+            "escalation_policy": self.escalation_policy,
+            "rule": self.rule,
+            "respond_by": self.respond_by.isoformat() if self.respond_by else None,
+            "response_target": self.response_target,
+            "next_business_open": self.next_business_open.isoformat(),
+            "event": self.event.value,
+            "at": self.at.isoformat(),
+        }
+
+
+def mismatch(cond: Conditions, f: Facts) -> str | None:
+    """The first condition that does not hold, in words; None when all hold."""
+    t = f.ticket
+    e = f.entitlement
+    if cond.priority and t.priority not in cond.priority:
+        return f"priority {t.priority} is not {_or(cond.priority)}"
+    if cond.min_priority and t.priority.rank < cond.min_priority.rank:
+        return f"priority {t.priority} is below {cond.min_priority}"
+    if cond.severity and t.severity not in cond.severity:
+        return f"severity {t.severity or 'unset'} is not {_or(cond.severity)}"
+    if cond.min_severity and (t.severity is None or t.severity.rank < cond.min_severity.rank):
+        return f"severity {t.severity or 'unset'} is below {cond.min_severity}"
+    if cond.category and (t.category or "").strip().casefold() not in {c.casefold() for c in cond.category}:
+        return f"category {t.category or 'unset'!r} is not {_or(cond.category, quote=True)}"
+    if cond.environment and t.environment not in cond.environment:
+        return f"environment {t.environment} is not {_or(cond.environment)}"
+    if cond.status and t.status not in cond.status:
+        return f"status {t.status} is not {_or(cond.status)}"
+    if cond.tags and not set(cond.tags) & set(t.tags):
+        return f"ticket has none of the tags {', '.join(cond.tags)}"
+    for name, want, have in (
+        ("entitled", cond.entitled, e.entitled),
+        ("authorised contact", cond.authorised_contact, e.authorised_contact),
+        ("contract valid", cond.contract_valid, e.contract_valid),
+        ("customer known", cond.customer_known, e.customer_known),
+        ("business hours", cond.business_hours, f.desk_state == "open"),
+    ):
+        if want is not None and want != have:
+            return f"{name} is {str(have).lower()}, rule needs {str(want).lower()}"
+    if cond.plan and e.plan not in cond.plan:
+        return f"plan {e.plan or 'none'} is not {_or(cond.plan)}"
+    if cond.channel and e.channel not in cond.channel:
+        return f"channel {e.channel or 'unknown'} is not {_or(cond.channel)}"
+    if cond.desk and f.desk not in cond.desk:
+        return f"desk {f.desk} is not {_or(cond.desk)}"
+    if cond.desk_state and f.desk_state not in cond.desk_state:
+        return f"desk is {f.desk_state}, not {_or(cond.desk_state)}"
+    if cond.event and f.event not in cond.event:
+        return f"event {f.event} is not {_or(cond.event)}"
+    return None
+
+
+def _or(values: tuple[Any, ...], *, quote: bool = False) -> str:
+    words = [repr(str(v)) if quote else str(v) for v in values]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def desk_for(ticket: Ticket, snapshot: Snapshot) -> Desk:
+    customer = snapshot.customers.get(ticket.customer or "")
+    if customer is not None and customer.desk:
+        return snapshot.desks[customer.desk]
+    return snapshot.default_desk
+
+
+def facts_for(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime) -> Facts:
+    desk = desk_for(ticket, snapshot)
+    status = desk_hours.desk_status(desk, now)
+    customer = snapshot.customers.get(ticket.customer or "")
+    ent = evaluate_entitlement(
+        snapshot.entitlement, customer, dict(snapshot.plans), ticket.requester,
+        now.astimezone(desk.timezone).date(), customer_id=ticket.customer,
+    )
+    return Facts(ticket=ticket, event=event, desk=desk.id, desk_state=str(status.state),
+                 holiday=status.holiday, entitlement=ent)
+
+
+def decide(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime) -> Decision:
+    """Must this ticket page now? Pure: reads no clock."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    desk = desk_for(ticket, snapshot)
+    f = facts_for(ticket, event, snapshot, now)
+    local = now.astimezone(desk.timezone)
+    where = f"{local:%a %Y-%m-%d %H:%M} {desk.timezone.key}"
+    state_words = {
+        "open": "open",
+        "closed": "closed (outside business hours)",
+        "holiday": f"closed for {f.holiday}",
+        "emergency-only": f"closed except for emergencies ({f.holiday})",
+    }[f.desk_state]
+    reasons = [f"desk {desk.id!r} is {state_words} at {where}"]
+    page = False
+    policy: str | None = None
+    rule_name: str | None = None
+    if ticket.status.is_closed:
+        reasons.append(f"ticket is {ticket.status}: nothing to page for")
+    else:
+        for rule in snapshot.rules:
+            miss = mismatch(rule.when, f)
+            if miss is None:
+                rule_name = rule.name
+                page = rule.page
+                policy = rule.escalation_policy if rule.page else None
+                verdict = f"page through {policy!r}" if page else "do not page"
+                reasons.append(f"rule {rule.name!r} matched: {verdict}")
+                break
+            reasons.append(f"rule {rule.name!r} does not apply: {miss}")
+        else:
+            reasons.append("no rule matched: do not page")
+    reasons.extend(f.entitlement.reasons)
+    respond_by, target = response_due(f, snapshot, desk, now)
+    if target is None:
+        reasons.append("no response target applies")
+    else:
+        reasons.append(f"response target {target.name!r}: respond by {respond_by.isoformat() if respond_by else '-'}")
+    return Decision(
+        page=page, reasons=tuple(reasons), desk=desk.id, desk_state=f.desk_state,
+        business_hours=f.desk_state == "open", holiday=f.holiday, entitled=f.entitlement.entitled,
+        escalation_policy=policy, rule=rule_name, respond_by=respond_by,
+        response_target=target.name if target else None,
+        next_business_open=desk_hours.next_open(desk, now), event=event, at=now,
+    )
+
+
+def response_due(
+    f: Facts, snapshot: Snapshot, desk: Desk, start: datetime, *, first: bool = True
+) -> tuple[datetime | None, ResponseTarget | None]:
+    """When the first (or next) response is due, and which target set it."""
+    for target in snapshot.response_targets:
+        if mismatch(target.when, f) is None:
+            duration = target.first_response if first else target.next_response
+            if duration is None:
+                return None, target
+            if target.clock is Clock.CALENDAR:
+                return start + duration, target
+            return desk_hours.add_business_time(desk, start, business_duration(desk, duration)), target
+    return None, None
+
+
+def business_duration(desk: Desk, duration: timedelta) -> timedelta:
+    """Under a business clock a day means one standard business day of this desk."""
+    return duration.days * desk_hours.standard_day(desk) + timedelta(seconds=duration.seconds)
+
+
+def format_decision(d: Decision) -> str:
+    lines = [f"PAGE through {d.escalation_policy}" if d.page else "NO PAGE"]
+    lines.append(f"  desk: {d.desk} ({d.desk_state}{', ' + d.holiday if d.holiday else ''})")
+    lines.append(f"  entitled: {'yes' if d.entitled else 'no'}")
+    lines.append(f"  respond by: {d.respond_by.isoformat() if d.respond_by else '-'}")
+    lines.append(f"  next business open: {d.next_business_open.isoformat()}")
+    lines.append("  because:")
+    lines.extend(f"    - {r}" for r in d.reasons)
+    return "\n".join(lines)
