@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from oncall.escalation.policy import EscalationPolicy, NotificationSettings
     from oncall.rules import ResponseTarget, Rule
     from oncall.schedules.models import Override, Person, Schedule
+    from oncall.schedules.resolve import ResolvedSchedule
     from oncall.sources.mapping import SourceMapping
 
 M = TypeVar("M", bound=Model)
@@ -91,3 +92,20 @@ class Snapshot:
     @property
     def default_desk(self) -> Desk:
         return next(iter(self.desks.values()))
+
+    def resolved(self, schedule_id: str) -> ResolvedSchedule:
+        """The compiled schedule (with its overrides), built once per snapshot."""
+        from oncall.errors import ScheduleError
+        from oncall.schedules.resolve import ResolvedSchedule
+
+        key = f"schedule:{schedule_id}"
+        found = self._cache.get(key)
+        if found is None:
+            schedule = self.schedules.get(schedule_id)
+            if schedule is None:
+                raise ScheduleError(f"unknown schedule {schedule_id!r} (known: {', '.join(sorted(self.schedules))})")
+            found = self._cache[key] = ResolvedSchedule(schedule, self.overrides)
+        return found  # type: ignore[no-any-return]
+
+    def on_call(self, schedule_id: str, t: datetime) -> tuple[str, ...]:
+        return self.resolved(schedule_id).on_call(t)
