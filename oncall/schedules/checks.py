@@ -1,0 +1,157 @@
+"""Cross-checks over people, schedules and overrides for ``oncall check`` and reloads.
+
+Each finding's path points into the merged configuration, index = position in the
+tuple passed in, e.g. ``("schedules", 0, "layers", 1, "participants", 2)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from oncall.config.findings import Finding
+from oncall.schedules.models import Override, Person, Schedule
+from oncall.schedules.resolve import ResolvedSchedule
+
+DEFAULT_HORIZON = timedelta(days=28)
+_PAGING_METHODS = ("sms", "voice")
+
+
+def _fmt(t: datetime, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%a %Y-%m-%d %H:%M")
+
+
+def _duplicates(section: str, ids: Iterable[str], what: str) -> list[Finding]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            out.append(Finding(path=(section, i, "id"),
+                               message=f"duplicate {what} id {ident!r} (first defined as "
+                                       f"{section}[{seen[ident]}])"))
+        else:
+            seen[ident] = i
+    return out
+
+
+def _check_people(people: tuple[Person, ...], known: set[str]) -> list[Finding]:
+    out = _duplicates("people", (p.id for p in people), "person")
+    for i, p in enumerate(people):
+        paging = [m for m in p.contact_methods if m in _PAGING_METHODS]
+        if paging and p.phone is None:
+            out.append(Finding(path=("people", i, "contact_methods"),
+                               message=f"person {p.id!r} is reached by {' and '.join(paging)} "
+                                       "but has no phone number"))
+        if "email" in p.contact_methods and not p.email:
+            out.append(Finding(path=("people", i, "contact_methods"),
+                               message=f"person {p.id!r} is reached by email but has no email"))
+        if not p.contact_methods:
+            out.append(Finding(path=("people", i, "contact_methods"),
+                               message=f"person {p.id!r} has no contact methods and cannot be "
+                                       "paged", severity="warning"))
+        if p.manager is not None and p.manager not in known:
+            out.append(Finding(path=("people", i, "manager"),
+                               message=f"manager {p.manager!r} of {p.id!r} is not a known person"))
+    return out
+
+
+def _check_layers(schedules: tuple[Schedule, ...], known: set[str]) -> list[Finding]:
+    out = _duplicates("schedules", (s.id for s in schedules), "schedule")
+    for si, s in enumerate(schedules):
+        for li, layer in enumerate(s.layers):
+            here: tuple[str | int, ...] = ("schedules", si, "layers", li)
+            parts = layer.participants
+            for pi, person in enumerate(parts):
+                if person not in known:
+                    out.append(Finding(path=(*here, "participants", pi),
+                                       message=f"schedule {s.id!r} layer {layer.name!r}: "
+                                               f"unknown person {person!r}"))
+                nxt = parts[(pi + 1) % len(parts)]
+                if len(parts) > 1 and nxt == person:
+                    out.append(Finding(path=(*here, "participants", pi), severity="warning",
+                                       message=f"schedule {s.id!r} layer {layer.name!r}: "
+                                               f"{person!r} is listed twice in a row and gets "
+                                               "back-to-back shifts"))
+            for ri, r in enumerate(layer.restrictions):
+                reason = None
+                if not r.days:
+                    reason = "lists no days"
+                elif r.from_ == r.to or r.from_ == time.max:
+                    reason = (f"starts and ends at {r.from_:%H:%M} (for a whole day write "
+                              "from: '00:00', to: '24:00')") if r.from_ == r.to else "starts at 24:00"
+                if reason:
+                    out.append(Finding(path=(*here, "restrictions", ri),
+                                       message=f"schedule {s.id!r} layer {layer.name!r}: "
+                                               f"restriction {reason} and can never match"))
+    return out
+
+
+def _slot(o: Override) -> tuple[str, str | None]:
+    return (o.schedule, o.replaces)
+
+
+def _check_overrides(overrides: tuple[Override, ...], known: set[str],
+                     schedule_ids: set[str]) -> list[Finding]:
+    out = _duplicates("overrides", (o.id for o in overrides), "override")
+    for i, o in enumerate(overrides):
+        if o.schedule not in schedule_ids:
+            out.append(Finding(path=("overrides", i, "schedule"),
+                               message=f"override {o.id!r}: unknown schedule {o.schedule!r}"))
+        if o.person not in known:
+            out.append(Finding(path=("overrides", i, "person"),
+                               message=f"override {o.id!r}: unknown person {o.person!r}"))
+        if o.replaces is not None and o.replaces not in known:
+            out.append(Finding(path=("overrides", i, "replaces"),
+                               message=f"override {o.id!r}: replaces unknown person "
+                                       f"{o.replaces!r}"))
+        if o.end <= o.start:
+            out.append(Finding(path=("overrides", i, "end"),
+                               message=f"override {o.id!r} ends ({o.end.isoformat()}) before "
+                                       f"it starts ({o.start.isoformat()})"))
+    ordered = sorted(((o.start, i) for i, o in enumerate(overrides) if o.end > o.start))
+    for n, (_, i) in enumerate(ordered):
+        a = overrides[i]
+        for _, j in ordered[n + 1:]:
+            b = overrides[j]
+            if b.start >= a.end:
+                break  # sorted by start: no later one can overlap a
+            if _slot(a) == _slot(b):
+                slot = f"{b.replaces!r}'s slot" if b.replaces else "the whole schedule"
+                out.append(Finding(path=("overrides", j),
+                                   message=f"override {b.id!r} overlaps {a.id!r} for {slot} on "
+                                           f"schedule {b.schedule!r}; remove or shorten one"))
+    return out
+
+
+def check_gaps(resolved: ResolvedSchedule, index: int, *, now: datetime,
+               horizon: timedelta = DEFAULT_HORIZON) -> list[Finding]:
+    """An error per window in [now, now + horizon) during which nobody is on call."""
+    s = resolved.schedule
+    tz = s.timezone
+    end = now + horizon
+    out = []
+    for a, b in resolved.gaps(now, end):
+        tail = "; the gap may continue past the end of the checked window" if b >= end else ""
+        out.append(Finding(path=("schedules", index),
+                           message=f"schedule {s.id!r} has nobody on call from {_fmt(a, tz)} "
+                                   f"to {_fmt(b, tz)} ({tz.key}){tail}"))
+    return out
+
+
+def check_schedules(people: tuple[Person, ...], schedules: tuple[Schedule, ...],
+                    overrides: tuple[Override, ...], *, now: datetime,
+                    horizon: timedelta = DEFAULT_HORIZON,
+                    used_schedules: set[str] | frozenset[str] = frozenset()) -> list[Finding]:
+    """Every cross-item problem; coverage gaps only for schedules in ``used_schedules``."""
+    known = {p.id for p in people}
+    schedule_ids = {s.id for s in schedules}
+    out = _check_people(people, known)
+    out += _check_layers(schedules, known)
+    out += _check_overrides(overrides, known, schedule_ids)
+    done: set[str] = set()
+    for i, s in enumerate(schedules):
+        if s.id in used_schedules and s.id not in done:
+            done.add(s.id)
+            out += check_gaps(ResolvedSchedule(s, overrides), i, now=now, horizon=horizon)
+    return out
