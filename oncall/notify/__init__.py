@@ -1,0 +1,3 @@
+"""notify."""
+
+from __future__ import annotations

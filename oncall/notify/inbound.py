@@ -1,0 +1,205 @@
+"""Twilio's calls into oncall: SMS replies, keypresses, delivery status callbacks.
+
+Every request must carry a valid ``X-Twilio-Signature`` computed over
+``public_url`` + path + query string (what Twilio was told to call) and the POST
+parameters; anything else gets 403 and changes nothing. The routes translate
+requests into calls on an :class:`InboundHandler` (the lead adapts the incident
+service to it) and answer with TwiML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import parse_qsl, quote
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MultiDict
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from oncall.errors import OncallError
+from oncall.notify.privacy import mask_phone
+from oncall.notify.ratecap import ReplyCap
+from oncall.notify.sms_dialogue import answer_sms
+from oncall.notify.status import machine_answered, normalise_status
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+TWIML = "text/xml"
+VOICEMAIL_TEXT = "This is oncall with an urgent page. Please check your text messages."
+
+
+class InboundHandler(Protocol):
+    """What the inbound routes need from the incident service.
+
+    The action methods return the status line to send back (see
+    ``messages.status_line``) and raise :class:`oncall.errors.IncidentError` with a
+    short, sendable message when refused (unknown code, not paged for it, already
+    resolved…). ``code`` None means "the latest page sent to this person".
+    """
+
+    def person_for_phone(self, phone: str) -> str | None:
+        """The person whose SMS/voice contact is ``phone`` (E.164), or None."""
+        ...
+
+    def ack(self, person_id: str, code: int | None, now: datetime) -> str: ...
+
+    def ack_all(self, person_id: str, now: datetime) -> str: ...
+
+    def escalate(self, person_id: str, code: int | None, now: datetime) -> str: ...
+
+    def resolve(self, person_id: str, code: int | None, now: datetime) -> str: ...
+
+    def ack_page(self, key: str, now: datetime) -> str:
+        """Keypress 4 during the call sent for ledger row ``key``."""
+        ...
+
+    def escalate_page(self, key: str, now: datetime) -> str:
+        """Keypress 5 during the call sent for ledger row ``key``."""
+        ...
+
+    def voice_script(self, key: str) -> str | None:
+        """The text the call for ``key`` reads (for "star to repeat"), None if unknown."""
+        ...
+
+    def set_sms_blocked(self, person_id: str, blocked: bool, now: datetime) -> None:
+        """STOP (blocked) / START: mark the person's SMS method (un)usable, alert admins."""
+        ...
+
+    def delivery_status(self, *, key: str, provider_id: str | None, status: str,
+                        error_code: int | None, answered_by: str | None,
+                        now: datetime) -> None:
+        """A status callback. ``status`` is normalised (see ``status.normalise_status``):
+        delivered · sent · failed · undelivered · no-answer · busy · completed ·
+        canceled (and intermediate queued/ringing/in-progress…). A call answered by a
+        machine arrives as ``no-answer``."""
+        ...
+
+
+def _twiml(body: str, status_code: int = 200) -> Response:
+    return Response(body, status_code=status_code, media_type=TWIML)
+
+
+def _sms_twiml(text: str | None) -> Response:
+    response = MessagingResponse()
+    if text:
+        response.message(text)
+    return _twiml(str(response))
+
+
+def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, clock: Clock,
+                  reply_cap: ReplyCap | None = None) -> list[Route]:
+    """``POST /twilio/sms``, ``/twilio/voice/gather``, ``/twilio/voice/answer``,
+    ``/twilio/status``. ``clock`` returns the current aware datetime."""
+    validator = RequestValidator(auth_token)
+    base = public_url.rstrip("/")
+    cap = reply_cap or ReplyCap()
+
+    async def verified(request: Request) -> MultiDict | None:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        params = MultiDict(parse_qsl(body, keep_blank_values=True))
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        url = base + request.url.path + (f"?{query}" if query else "")
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not signature or not validator.validate(url, params, signature):
+            log.warning("twilio.signature_rejected", path=request.url.path,
+                        signed=bool(signature), client=request.client.host
+                        if request.client else None)
+            return None
+        return params
+
+    async def sms(request: Request) -> Response:
+        params = await verified(request)
+        if params is None:
+            return Response("forbidden", status_code=403)
+        phone, body, now = params.get("From", ""), params.get("Body", ""), clock()
+        text = await run_in_threadpool(answer_sms, handler, phone, body, now)
+        if text is not None and not cap.allow(phone, now):
+            log.warning("twilio.reply_capped", phone=mask_phone(phone))
+            text = None
+        return _sms_twiml(text)
+
+    async def gather(request: Request) -> Response:
+        params = await verified(request)
+        if params is None:
+            return Response("forbidden", status_code=403)
+        key, digits = request.query_params.get("key", ""), params.get("Digits", "")
+        response = VoiceResponse()
+        if not key:
+            response.say("This call cannot be matched to a page.")
+        elif digits in ("4", "5"):
+            action = handler.ack_page if digits == "4" else handler.escalate_page
+            try:
+                response.say(await run_in_threadpool(action, key, clock()))
+            except Exception as exc:  # the caller must hear something
+                log.error("twilio.keypress_failed", key=key, digits=digits, error=str(exc))
+                response.say(_spoken_error(exc))
+        else:
+            if digits != "*":
+                response.say("Sorry, that key does nothing.")
+            script = await run_in_threadpool(handler.voice_script, key)
+            _gather_script(response, base, key, script)
+            return _twiml(str(response))
+        response.hangup()
+        return _twiml(str(response))
+
+    async def answer(request: Request) -> Response:
+        params = await verified(request)
+        if params is None:
+            return Response("forbidden", status_code=403)
+        key = request.query_params.get("key", "")
+        response = VoiceResponse()
+        if machine_answered(params.get("AnsweredBy")):
+            response.say(VOICEMAIL_TEXT)
+            response.hangup()
+            return _twiml(str(response))
+        script = await run_in_threadpool(handler.voice_script, key) if key else None
+        _gather_script(response, base, key, script)
+        return _twiml(str(response))
+
+    async def status(request: Request) -> Response:
+        params = await verified(request)
+        if params is None:
+            return Response("forbidden", status_code=403)
+        key = request.query_params.get("key")
+        update = normalise_status(params)
+        if not key or update is None:
+            log.warning("twilio.status_unmatched", has_key=bool(key))
+            return _twiml(str(MessagingResponse()))
+        log.info("twilio.status", key=key, sid=update.provider_id, status=update.status,
+                 raw=update.raw_status, error_code=update.error_code,
+                 answered_by=update.answered_by)
+        await run_in_threadpool(lambda: handler.delivery_status(
+            key=key, provider_id=update.provider_id, status=update.status,
+            error_code=update.error_code, answered_by=update.answered_by, now=clock()))
+        return _twiml(str(MessagingResponse()))
+
+    return [
+        Route("/twilio/sms", sms, methods=["POST"]),
+        Route("/twilio/voice/gather", gather, methods=["POST"]),
+        Route("/twilio/voice/answer", answer, methods=["POST"]),
+        Route("/twilio/status", status, methods=["POST"]),
+    ]
+
+
+def _gather_script(response: VoiceResponse, base: str, key: str, script: str | None) -> None:
+    text = script or "Press 4 to acknowledge, 5 to escalate, star to repeat."
+    gather = response.gather(num_digits=1, method="POST", timeout=5,
+                             action=f"{base}/twilio/voice/gather?key={quote(key, safe='')}")
+    gather.say(text, loop=3)
+    response.say("No key pressed. Goodbye.")
+    response.hangup()
+
+
+def _spoken_error(exc: Exception) -> str:
+    if isinstance(exc, OncallError):
+        return str(exc)
+    return "Sorry, oncall could not record that. Please reply by text message."
