@@ -119,8 +119,10 @@ def check(
 
 @app.command()
 def explain(
-    ticket_file: Annotated[Path, typer.Argument(metavar="TICKET.json", help="A ticket in the generic JSON form ('-' for stdin).")],
-    at: Annotated[str | None, typer.Option("--at", help="Evaluate as if it arrived at this instant (ISO-8601; default: its created_at).")] = None,
+    ticket_file: Annotated[
+        Path, typer.Argument(metavar="TICKET.json", help="A ticket in the generic JSON form ('-' for stdin).")],
+    at: Annotated[str | None, typer.Option(
+        "--at", help="Evaluate as if it arrived at this instant (ISO-8601; default: its created_at).")] = None,
     event: Annotated[str, typer.Option(help="Ticket event: created, priority_raised, reopened, updated.")] = "created",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:

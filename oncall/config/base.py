@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
 
 
 class Model(BaseModel):
@@ -27,7 +27,8 @@ def _zone(value: object) -> ZoneInfo:
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/London')") from None
 
 
-TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(lambda z: z.key, return_type=str)]
+TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(lambda z: z.key, return_type=str),
+                     WithJsonSchema({"type": "string", "description": "an IANA time zone, e.g. Europe/London"})]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -69,7 +70,10 @@ def format_duration(td: timedelta) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration),
-                     PlainSerializer(format_duration, return_type=str)]
+                     PlainSerializer(format_duration, return_type=str),
+                     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^(\d+(\.\d+)?\s*[wdhms]\s*)+$"},
+                                               {"type": "integer", "minimum": 0}],
+                                     "description": "a duration such as 30m, 2h, 1h30m, 2d, 1w (or seconds)"})]
 
 
 def parse_clock_time(value: object) -> time:
@@ -93,7 +97,9 @@ def parse_clock_time(value: object) -> time:
     return time(h, mi)
 
 
-ClockTime = Annotated[time, BeforeValidator(parse_clock_time)]
+ClockTime = Annotated[time, BeforeValidator(parse_clock_time),
+                      WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$",
+                                      "description": "a time of day, HH:MM (24:00 = end of day)"})]
 
 
 def parse_date(value: object) -> date:

@@ -16,13 +16,15 @@ def check_ids(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Fin
         seen: set[str] = set()
         for i, item in enumerate(snapshot.items.get(section, ())):
             if item.id in seen:
-                findings.append(Finding(path=(section, i, "id"), message=f"duplicate {section[:-1].replace('_', ' ')} id {item.id!r}"))
+                what = section[:-1].replace("_", " ")
+                findings.append(Finding(path=(section, i, "id"), message=f"duplicate {what} id {item.id!r}"))
             seen.add(item.id)
     for section in ("rules", "response_targets"):
         seen = set()
         for i, item in enumerate(snapshot.items.get(section, ())):
             if item.name in seen:
-                findings.append(Finding(path=(section, i, "name"), message=f"duplicate {section[:-1].replace('_', ' ')} name {item.name!r}"))
+                what = section[:-1].replace("_", " ")
+                findings.append(Finding(path=(section, i, "name"), message=f"duplicate {what} name {item.name!r}"))
             seen.add(item.name)
     return findings
 
@@ -48,10 +50,12 @@ def check_rules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[F
                 ))
             for j, desk in enumerate(rule.when.desk):
                 if desk not in snapshot.desks:
-                    findings.append(Finding(path=(section, i, "when", "desk", j), message=f"{label}: unknown desk {desk!r}"))
+                    findings.append(Finding(path=(section, i, "when", "desk", j),
+                                            message=f"{label}: unknown desk {desk!r}"))
             for j, plan in enumerate(rule.when.plan):
                 if plan not in snapshot.plans:
-                    findings.append(Finding(path=(section, i, "when", "plan", j), message=f"{label}: unknown plan {plan!r}"))
+                    findings.append(Finding(path=(section, i, "when", "plan", j),
+                                            message=f"{label}: unknown plan {plan!r}"))
             for state in rule.when.desk_state:
                 assert state in DESK_STATES  # validated by the model
     if not snapshot.rules:

@@ -20,7 +20,7 @@ def list_sections() -> dict[str, type[Model]]:
     from oncall.escalation.policy import EscalationPolicy
     from oncall.rules import ResponseTarget, Rule
     from oncall.schedules.models import Override, Person, Schedule
-    from oncall.sources.mapping import SourceMapping
+    from oncall.sources.settings import SourceMapping
 
     return {
         "desks": Desk,

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,53 +20,11 @@ from pydantic_settings import (
 )
 
 from oncall.errors import ConfigError, ConfigIssue
+from oncall.notify.settings import SmtpSettings, TwilioSettings
+from oncall.sources.settings import SourceSettings
 
 DEFAULT_CONFIG_DIR = Path("schedules")
 DEFAULT_DATABASE_URL = "sqlite:///var/oncall.db"
-
-
-class TwilioSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    api_base_url: str | None = None
-
-    @property
-    def configured(self) -> bool:
-        return bool(
-            self.account_sid and self.auth_token and (self.from_number or self.messaging_service_sid)
-        )
-
-
-class SmtpSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    host: str | None = None
-    port: int = 25
-    username: str | None = None
-    password: SecretStr | None = None
-    from_address: str | None = None
-    starttls: bool = False
-
-
-class SourceSettings(BaseModel):
-    """Per-source secrets and poller settings (``ONCALL_SOURCES__ZENDESK__SECRET``…)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    secret: SecretStr | None = None
-    insecure: bool = False
-    base_url: str | None = None
-    email: str | None = None
-    api_token: SecretStr | None = None
-    api_key: SecretStr | None = None
-    poll_interval_seconds: float | None = None
-    silence_after_minutes: float | None = None
-    callback_url: str | None = None
-    max_body_bytes: int = 1_000_000
 
 
 class Settings(BaseSettings):
@@ -88,6 +46,9 @@ class Settings(BaseSettings):
     deadman_url: str | None = None
     handoff_notices: bool = True
     handoff_notice_minutes: int = Field(default=60, ge=0)
+    api_token: SecretStr | None = None  # bearer token for the HTTP API and calendar-feed links
+    reload_check_seconds: float = Field(default=5.0, gt=0)
+    engine_tick_seconds: float = Field(default=15.0, gt=0)
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     sources: dict[str, SourceSettings] = Field(default_factory=dict)

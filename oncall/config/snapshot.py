@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from oncall.rules import ResponseTarget, Rule
     from oncall.schedules.models import Override, Person, Schedule
     from oncall.schedules.resolve import ResolvedSchedule
-    from oncall.sources.mapping import SourceMapping
+    from oncall.sources.settings import SourceMapping
 
 M = TypeVar("M", bound=Model)
 
@@ -105,7 +105,7 @@ class Snapshot:
             if schedule is None:
                 raise ScheduleError(f"unknown schedule {schedule_id!r} (known: {', '.join(sorted(self.schedules))})")
             found = self._cache[key] = ResolvedSchedule(schedule, self.overrides)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def on_call(self, schedule_id: str, t: datetime) -> tuple[str, ...]:
         return self.resolved(schedule_id).on_call(t)

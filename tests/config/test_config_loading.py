@@ -139,3 +139,13 @@ def test_bad_edit_raises_and_returns_no_snapshot(tmp_path: Path) -> None:
         load(tmp_path, now=NOW)
     assert "unknown time zone 'Mars/Olympus'" in str(info.value)
     assert "main" in good.desks  # the earlier snapshot is untouched
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()))
+def test_every_example_has_someone_to_page_for_a_whole_year(name: str) -> None:
+    """Every schedule an escalation policy uses covers every instant of the next 365 days."""
+    from datetime import timedelta
+
+    snapshot, issues = check(EXAMPLES / name, now=NOW, horizon=timedelta(days=365))
+    assert snapshot is not None, [str(i) for i in issues]
+    assert [] == [str(i) for i in issues if "nobody on call" in i.message]

@@ -1,0 +1,3 @@
+"""sources."""
+
+from __future__ import annotations

@@ -1,0 +1,47 @@
+"""The generic JSON ticket (the contract's ticket keys), for scripts and helpdesks without a parser.
+
+Body::
+
+    {"id": "T-1042", "subject": "Checkout down", "priority": "urgent", "severity": "sev1",
+     "status": "open", "created_at": "2026-11-25T03:00:00Z", "updated_at": "2026-11-25T03:05:00Z",
+     "customer": "acme", "requester": "ops@acme.example", "environment": "production",
+     "category": "outage", "tags": ["checkout"], "event_id": "optional-unique-delivery-id"}
+
+``event_id`` (or the ``X-Oncall-Event-Id`` header) makes retries idempotent; without it the
+sha256 of the canonical body is used. Unknown keys are kept as ticket extras. ``value_maps``
+of the source's mapping translate customer, severity, category, environment, priority and
+status before they are validated.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from oncall.errors import TicketError
+from oncall.sources.interfaces import ParsedEvent
+from oncall.sources.payload import build_ticket, load_json, parsed
+from oncall.sources.settings import MAPPED_FIELDS, SourceMapping
+
+
+def parse_generic(body: bytes, *, source: str = "generic", mapping: SourceMapping | None = None,
+                  received_at: datetime | None = None, event_id: str | None = None
+                  ) -> ParsedEvent:
+    """Parse a generic ticket body. Raises :class:`TicketError` naming the field."""
+    del received_at  # the generic ticket must carry its own created_at
+    data = load_json(body)
+    payload = dict(data)
+    body_event_id = payload.pop("event_id", None)
+    if body_event_id is not None and (
+        isinstance(body_event_id, bool) or not isinstance(body_event_id, (str, int))
+    ):
+        raise TicketError("event_id", "expected text")
+    payload["source"] = source
+    if mapping is not None:
+        for name in MAPPED_FIELDS:
+            raw = payload.get(name)
+            if isinstance(raw, str):
+                payload[name] = mapping.translate(name, raw)
+    if "tags" in payload and isinstance(payload["tags"], list):
+        payload["tags"] = tuple(payload["tags"])
+    ticket = build_ticket(payload)
+    return parsed(ticket, event_id or body_event_id, data)

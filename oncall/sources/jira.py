@@ -1,0 +1,133 @@
+"""Jira Service Management: ``jira:issue_created`` / ``jira:issue_updated`` webhooks (pure).
+
+Jira sends its own body (no template): ``webhookEvent``, ``timestamp`` (ms), ``issue`` with
+``key`` and ``fields`` (``summary``, ``priority.name``, ``status.name`` +
+``status.statusCategory.key``, ``reporter.emailAddress``, ``created``, ``updated``, ``labels``,
+``customfield_NNNNN``) and, for updates, ``changelog.items[]``. Other events (issue deleted,
+comments, …) are acknowledged and ignored (:class:`IgnoredEvent`).
+
+The ticket id is the issue key (``SUP-42``). Customer: JSM keeps organisations in a custom
+field, so map it (``customer_from: custom_field:customfield_10002``); otherwise the reporter's
+e-mail domain is used. A workflow status oncall does not know falls back to its status
+category (To Do → new, In Progress → open, Done → solved); ``value_maps.status`` overrides.
+The delivery id header ``X-Atlassian-Webhook-Identifier`` (unchanged across retries) is the
+event key when present.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from oncall.errors import TicketError
+from oncall.sources.interfaces import ParsedEvent
+from oncall.sources.mapping import VendorFacts, mapped_enum, mapped_fields, scalar
+from oncall.sources.payload import (
+    IgnoredEvent,
+    build_ticket,
+    load_json,
+    obj,
+    parsed,
+    strings,
+    text,
+    timestamp,
+)
+from oncall.sources.settings import SourceMapping, default_mapping
+from oncall.tickets import Priority, Status, parse_priority, parse_status
+
+TRACKED_EVENTS = ("jira:issue_created", "jira:issue_updated")
+
+# Jira's classic scheme (Blocker…Trivial) next to the default Highest…Lowest
+_CLASSIC_PRIORITIES = {"blocker": "urgent", "critical": "urgent", "major": "high",
+                       "minor": "low", "trivial": "information"}
+_STATUS_CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": Status.SOLVED}
+MAX_CHANGES = 50
+
+
+def _priority(value: str) -> Priority:
+    return parse_priority(_CLASSIC_PRIORITIES.get(value.strip().lower(), value))
+
+
+def _status(fields: dict[str, Any], mapping: SourceMapping) -> Status:
+    status = obj(fields, "status", "issue.fields.")
+    name = text(status.get("name"), "issue.fields.status.name", required=True, limit=200)
+    assert name is not None
+    try:
+        return parse_status(mapping.translate("status", name))
+    except ValueError:
+        category = status.get("statusCategory")
+        key = category.get("key") if isinstance(category, dict) else None
+        if isinstance(key, str) and key in _STATUS_CATEGORIES:
+            return _STATUS_CATEGORIES[key]
+        raise TicketError("issue.fields.status.name",
+                          f"unknown status {name!r} and no usable statusCategory") from None
+
+
+def _changes(data: dict[str, Any]) -> list[dict[str, str | None]]:
+    changelog = obj(data, "changelog", "", required=False)
+    items = changelog.get("items", [])
+    if not isinstance(items, list):
+        raise TicketError("changelog.items", "expected a list")
+    out: list[dict[str, str | None]] = []
+    for i, item in enumerate(items[:MAX_CHANGES]):
+        if not isinstance(item, dict):
+            raise TicketError(f"changelog.items.{i}", "expected an object")
+        out.append({
+            "field": text(item.get("field"), f"changelog.items.{i}.field", limit=200),
+            "from": text(item.get("fromString"), f"changelog.items.{i}.fromString", limit=500),
+            "to": text(item.get("toString"), f"changelog.items.{i}.toString", limit=500),
+        })
+    return out
+
+
+def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | None = None,
+               received_at: datetime | None = None, event_id: str | None = None
+               ) -> ParsedEvent:
+    """Parse a Jira webhook body. Raises :class:`TicketError` naming the field,
+    :class:`IgnoredEvent` for events oncall does not track."""
+    mapping = mapping or default_mapping(source)
+    data = load_json(body)
+    event = data.get("webhookEvent")
+    if event is not None and not isinstance(event, str):
+        raise TicketError("webhookEvent", "expected text")
+    if event is not None and event not in TRACKED_EVENTS:
+        raise IgnoredEvent(f"webhookEvent {event[:100]!r} is not tracked")
+    issue = obj(data, "issue", "")
+    fields = obj(issue, "fields", "issue.")
+    key = text(issue.get("key"), "issue.key", required=True, limit=200)
+    priority_obj = fields.get("priority")
+    raw_priority = (text(priority_obj.get("name"), "issue.fields.priority.name", limit=200)
+                    if isinstance(priority_obj, dict)
+                    else text(priority_obj, "issue.fields.priority", limit=200))
+    priority = mapped_enum(raw_priority, mapping, "priority", "issue.fields.priority.name",
+                           _priority) or Priority.NORMAL
+    created = timestamp(fields.get("created"), "issue.fields.created") or received_at
+    if created is None:
+        raise TicketError("issue.fields.created", "missing")
+    reporter = fields.get("reporter")
+    requester = (text(reporter.get("emailAddress"), "issue.fields.reporter.emailAddress",
+                      limit=500) if isinstance(reporter, dict) else None)
+    labels = strings(fields.get("labels"), "issue.fields.labels")
+    organization = scalar(fields.get("organizations"))  # present when a field is named so
+    facts = VendorFacts(priority=priority, organization=organization,
+                        organization_tags=labels, requester=requester, tags=labels,
+                        custom_fields={k: v for k, v in fields.items()
+                                       if k.startswith("customfield_")})
+    payload: dict[str, Any] = {
+        "id": key,
+        "source": source,
+        "subject": text(fields.get("summary"), "issue.fields.summary") or "",
+        "priority": priority,
+        "status": _status(fields, mapping),
+        "created_at": created,
+        "updated_at": timestamp(fields.get("updated"), "issue.fields.updated"),
+        "requester": requester,
+        "tags": labels,
+        "jira_event": event or "jira:issue_updated",
+        **mapped_fields(mapping, facts),
+    }
+    changes = _changes(data)
+    if changes:
+        payload["changes"] = changes
+    ticket = build_ticket(payload, where="issue.")
+    return parsed(ticket, event_id, data)

@@ -1,0 +1,287 @@
+"""Per-source settings (secrets, pollers) and the YAML field-mapping section ``sources``.
+
+Two layers, kept apart on purpose:
+
+* :class:`SourceSettings` holds what is secret or deployment-specific. The lead nests it as
+  ``sources: dict[str, SourceSettings]`` in the global settings, so each field comes from
+  ``oncall.toml`` or the environment, e.g.::
+
+      ONCALL_SOURCES__ZENDESK__SECRET=...            # webhook signing secret
+      ONCALL_SOURCES__ZENDESK__BASE_URL=https://acme.zendesk.com
+      ONCALL_SOURCES__ZENDESK__EMAIL=oncall-bot@acme.example
+      ONCALL_SOURCES__ZENDESK__API_TOKEN=...         # poller + write-back
+      ONCALL_SOURCES__ZENDESK__POLL_INTERVAL=1m
+      ONCALL_SOURCES__ZENDESK__SILENCE_AFTER=30m
+      ONCALL_SOURCES__LEGACY__INSECURE=true          # accept unsigned webhooks (warned)
+      ONCALL_SOURCES__ZENDESK_EU__KIND=zendesk       # a second Zendesk instance
+
+* :class:`SourceMapping` (the ``sources`` section of the configuration directory) says how a
+  helpdesk's own fields become the Ticket's customer, severity, category and environment. It is
+  hot-reloaded with the rest of the snapshot. See its docstring for the rules and examples.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+
+from oncall.config.base import Duration, Model, one_or_many
+
+
+class SourceKind(StrEnum):
+    """Which parser, signature scheme and poller a source uses."""
+
+    GENERIC = "generic"
+    ZENDESK = "zendesk"
+    FRESHDESK = "freshdesk"
+    JIRA = "jira"
+
+
+class SourceSettings(Model):
+    """Deployment settings of one ticket source (``ONCALL_SOURCES__<NAME>__<FIELD>``)."""
+
+    kind: SourceKind | None = None
+    """Parser and signature scheme; defaults to the source's name (``zendesk`` → zendesk)."""
+    secret: SecretStr | None = None
+    """Webhook secret (HMAC key; for Freshdesk the value of the ``X-Oncall-Secret`` header)."""
+    insecure: bool = False
+    """Explicitly accept webhooks without any authentication (the start-up banner warns)."""
+    max_body_bytes: int = Field(default=1_000_000, gt=0, le=50_000_000)
+
+    base_url: str | None = None
+    """Helpdesk API base, e.g. ``https://acme.zendesk.com`` or ``https://acme.freshdesk.com``."""
+    email: str | None = None
+    """Zendesk API user (token auth sends ``{email}/token:{api_token}``)."""
+    api_token: SecretStr | None = None
+    """Zendesk API token."""
+    api_key: SecretStr | None = None
+    """Freshdesk API key (basic auth ``api_key:X``)."""
+    poll_interval: Duration | None = None
+    """Poll the helpdesk this often; ``None`` = no poller (webhooks only)."""
+    initial_lookback: Duration = timedelta(hours=1)
+    """With no stored cursor, the first poll fetches changes from this long ago."""
+    max_backoff: Duration = timedelta(minutes=15)
+    silence_after: Duration | None = None
+    """Page admins when there was no successful poll / no webhook traffic for this long."""
+
+    write_back: bool = False
+    """Post internal notes to the ticket (page sent, acknowledged, escalated, exhausted)."""
+    public_replies: bool = False
+    """Also post the public 'desk opens at …' reply to customers not entitled to after-hours help."""
+    callback_url: str | None = None
+    """Generic write-back: POST signed JSON notes here instead of a vendor API."""
+
+    @field_validator("base_url", "callback_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {v!r}")
+        return v
+
+    def kind_for(self, name: str) -> SourceKind | None:
+        """The source's kind: explicit, else its name if that names a kind, else ``None``."""
+        if self.kind is not None:
+            return self.kind
+        try:
+            return SourceKind(name.lower())
+        except ValueError:
+            return None
+
+    @property
+    def polls(self) -> bool:
+        return self.poll_interval is not None and self.base_url is not None
+
+
+# --- field mapping ---------------------------------------------------------------------------
+
+
+class RuleKind(StrEnum):
+    ORGANIZATION = "organization"
+    ORGANIZATION_TAG = "organization_tag"
+    CUSTOM_FIELD = "custom_field"
+    REQUESTER_DOMAIN = "requester_domain"
+    TAG = "tag"
+    PRIORITY = "priority"
+
+
+_NEEDS_ARG = {RuleKind.ORGANIZATION_TAG, RuleKind.CUSTOM_FIELD, RuleKind.TAG}
+
+_ALLOWED: dict[str, frozenset[RuleKind]] = {
+    "customer": frozenset({RuleKind.ORGANIZATION, RuleKind.ORGANIZATION_TAG,
+                           RuleKind.CUSTOM_FIELD, RuleKind.REQUESTER_DOMAIN, RuleKind.TAG}),
+    "severity": frozenset({RuleKind.CUSTOM_FIELD, RuleKind.TAG, RuleKind.PRIORITY}),
+    "category": frozenset({RuleKind.CUSTOM_FIELD, RuleKind.TAG}),
+    "environment": frozenset({RuleKind.CUSTOM_FIELD, RuleKind.TAG}),
+}
+
+MAPPED_FIELDS = ("customer", "severity", "category", "environment", "priority", "status")
+
+
+class FieldRule(Model):
+    """One ``kind[:argument]`` rule, e.g. ``custom_field:360001234567`` or ``tag:sev_``."""
+
+    kind: RuleKind
+    arg: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.arg}" if self.arg else self.kind.value
+
+
+def _rule(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    kind, _, arg = value.strip().partition(":")
+    try:
+        rule_kind = RuleKind(kind.strip())
+    except ValueError:
+        raise ValueError(
+            f"unknown rule {value!r} (expected one of: "
+            + ", ".join(f"{k.value}{':…' if k in _NEEDS_ARG else ''}" for k in RuleKind)
+            + ")"
+        ) from None
+    arg = arg.strip()
+    if rule_kind in _NEEDS_ARG and not arg:
+        raise ValueError(f"rule {value!r} needs an argument, e.g. '{kind}:<id or prefix>'")
+    if rule_kind not in _NEEDS_ARG and arg:
+        raise ValueError(f"rule {kind!r} takes no argument, got {value!r}")
+    return {"kind": rule_kind, "arg": arg}
+
+
+Rule = Annotated[FieldRule, BeforeValidator(_rule)]
+Rules = Annotated[tuple[Rule, ...], BeforeValidator(one_or_many)]
+
+
+class SourceMapping(Model):
+    """How one source's helpdesk fields map onto the Ticket (section ``sources``).
+
+    Each ``*_from`` is a rule or a list of rules; the first rule that yields a value wins.
+    Rules:
+
+    ``organization``
+        the organisation / company name (Zendesk organisation, Freshdesk company,
+        Jira Service Management organisation).
+    ``organization_tag:<prefix>``
+        the first organisation tag starting with ``<prefix>``, prefix removed
+        (``organization_tag:cust_`` turns tag ``cust_acme`` into customer ``acme``).
+    ``custom_field:<id>``
+        a custom field by id (Zendesk numeric id, Freshdesk ``cf_name``, Jira
+        ``customfield_10010``). Option objects (``{"value": …}``/``{"name": …}``) are unwrapped,
+        lists give their first element.
+    ``requester_domain``
+        the domain of the requester's e-mail address.
+    ``tag:<prefix>``
+        the first ticket tag/label starting with ``<prefix>``, prefix removed.
+    ``priority``
+        (severity only) urgent → sev1, high → sev2, normal → sev3, low/information → sev4.
+
+    ``value_maps`` translate raw values (matched case-insensitively, after the prefix is removed)
+    before they are interpreted; keys are ``customer``, ``severity``, ``category``,
+    ``environment``, ``priority`` and ``status``. A severity or environment value that still
+    does not parse is *not* a reason to refuse the ticket (that would lose it): the field is left
+    empty and the raw value is kept in the ticket's ``unmapped`` extra.
+
+    When a source has no entry, defaults apply: customer from ``organization`` then
+    ``requester_domain``; severity, category and environment stay empty (generic tickets carry
+    them directly).
+
+    Example::
+
+        sources:
+          - id: zendesk
+            customer_from: [organization_tag:cust_, organization]
+            severity_from: custom_field:360001234567
+            category_from: custom_field:360007654321
+            environment_from: tag:env_
+            value_maps:
+              severity: {sev_1_outage: sev1, sev_2_degraded: sev2}
+              environment: {prod: production, uat: non-production}
+          - id: freshdesk
+            customer_from: organization
+            severity_from: custom_field:cf_severity
+            environment_from: custom_field:cf_environment
+          - id: jira
+            customer_from: custom_field:customfield_10002   # JSM "Organizations"
+            severity_from: [custom_field:customfield_10040, priority]
+            value_maps:
+              status: {escalated: open, "work in progress": open}
+    """
+
+    id: str = Field(min_length=1, max_length=100)
+    customer_from: Rules = (FieldRule(kind=RuleKind.ORGANIZATION),
+                            FieldRule(kind=RuleKind.REQUESTER_DOMAIN))
+    severity_from: Rules = ()
+    category_from: Rules = ()
+    environment_from: Rules = ()
+    value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _lower_id(cls, v: str) -> str:
+        return v.strip().lower()
+
+    @field_validator("value_maps", mode="before")
+    @classmethod
+    def _maps(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, dict[str, str]] = {}
+        for name, table in v.items():
+            if name not in MAPPED_FIELDS:
+                raise ValueError(f"value_maps: unknown field {name!r} (expected one of "
+                                 + ", ".join(MAPPED_FIELDS) + ")")
+            if not isinstance(table, dict):
+                raise ValueError(f"value_maps.{name}: expected a mapping of raw value → value")
+            out[name] = {str(k).strip().lower(): str(val) for k, val in table.items()}
+        return out
+
+    @model_validator(mode="after")
+    def _allowed(self) -> SourceMapping:
+        for name, rules in (("customer", self.customer_from), ("severity", self.severity_from),
+                            ("category", self.category_from),
+                            ("environment", self.environment_from)):
+            for rule in rules:
+                if rule.kind not in _ALLOWED[name]:
+                    raise ValueError(
+                        f"{name}_from: rule {str(rule)!r} is not allowed here (allowed: "
+                        + ", ".join(sorted(k.value for k in _ALLOWED[name])) + ")"
+                    )
+        return self
+
+    def translate(self, field: str, raw: str) -> str:
+        """Apply ``value_maps[field]`` to a raw value (case-insensitive); unmapped → unchanged."""
+        return self.value_maps.get(field, {}).get(raw.strip().lower(), raw)
+
+
+def default_mapping(source: str) -> SourceMapping:
+    return SourceMapping(id=source)
+
+
+def startup_warnings(sources: dict[str, SourceSettings]) -> list[str]:
+    """Lines for the start-up banner: unauthenticated, refused or half-configured sources."""
+    out: list[str] = []
+    for name, s in sorted(sources.items()):
+        kind = s.kind_for(name)
+        if s.secret is None and s.insecure:
+            out.append(f"source {name!r} accepts UNAUTHENTICATED webhooks (insecure=true)")
+        elif s.secret is None:
+            out.append(f"source {name!r} has no secret: its webhooks are refused "
+                       f"(set ONCALL_SOURCES__{name.upper()}__SECRET)")
+        if kind is None and s.kind is None:
+            out.append(f"source {name!r} is not a known kind; treated as generic "
+                       "(set kind: generic|zendesk|freshdesk|jira)")
+        if s.poll_interval is not None:
+            if s.base_url is None:
+                out.append(f"source {name!r} has poll_interval but no base_url: not polled")
+            elif kind is SourceKind.ZENDESK and (not s.email or s.api_token is None):
+                out.append(f"source {name!r}: Zendesk polling needs email and api_token")
+            elif kind is SourceKind.FRESHDESK and s.api_key is None:
+                out.append(f"source {name!r}: Freshdesk polling needs api_key")
+            elif kind not in (SourceKind.ZENDESK, SourceKind.FRESHDESK):
+                out.append(f"source {name!r}: only zendesk and freshdesk can be polled")
+    return out

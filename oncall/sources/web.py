@@ -1,0 +1,162 @@
+"""``POST /webhooks/tickets/{source}``: authenticate, parse, store durably, then answer 202.
+
+Answers (always JSON):
+
+====  ===================================================================================
+202   ``{"status": "accepted" | "duplicate" | "ignored", "event_key": …, "ticket_id": …}``
+400   malformed body: ``{"error": reason, "field": "ticket.priority"}``
+401   signature missing, wrong or stale
+403   the source has no secret and is not marked insecure
+404   unknown source
+413   body larger than the source's ``max_body_bytes``
+503   storing failed or the daemon is draining: the helpdesk retries later
+====  ===================================================================================
+
+The ticket is handed to the sink (which commits) before the 202; a retry of the same event gets
+``duplicate`` and creates nothing new. Bad input never produces a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from oncall.errors import SignatureError, TicketError
+from oncall.sources.freshdesk import parse_freshdesk
+from oncall.sources.generic import parse_generic
+from oncall.sources.health import SourceHealth
+from oncall.sources.interfaces import ParsedEvent, TicketSink
+from oncall.sources.jira import parse_jira
+from oncall.sources.payload import IgnoredEvent
+from oncall.sources.settings import SourceKind, SourceMapping, SourceSettings
+from oncall.sources.signatures import verify_request
+from oncall.sources.zendesk import parse_zendesk
+
+log = structlog.get_logger(__name__)
+
+RETRY_AFTER_SECONDS = "30"
+
+
+class Parser(Protocol):
+    def __call__(self, body: bytes, *, source: str, mapping: SourceMapping | None,
+                 received_at: datetime | None, event_id: str | None) -> ParsedEvent: ...
+
+
+PARSERS: dict[SourceKind, Parser] = {
+    SourceKind.GENERIC: parse_generic,
+    SourceKind.ZENDESK: parse_zendesk,
+    SourceKind.FRESHDESK: parse_freshdesk,
+    SourceKind.JIRA: parse_jira,
+}
+
+# Delivery ids that stay the same across the vendor's retries
+EVENT_ID_HEADERS: dict[SourceKind, str] = {
+    SourceKind.GENERIC: "X-Oncall-Event-Id",
+    SourceKind.JIRA: "X-Atlassian-Webhook-Identifier",
+}
+
+Mappings = Mapping[str, SourceMapping] | Callable[[], Mapping[str, SourceMapping]]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without buffering the excess."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str, **extra: object) -> JSONResponse:
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+
+
+def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mappings: Mappings,
+                  *, clock: Callable[[], datetime], on_accepted: Callable[[], None] | None = None,
+                  draining: Callable[[], bool] | None = None,
+                  health: SourceHealth | None = None) -> list[Route]:
+    """The webhook intake routes.
+
+    ``mappings`` may be a callable so every request sees the current (hot-reloaded) snapshot.
+    ``on_accepted`` is called after a new ticket event is stored (e.g. to wake the processor);
+    ``health`` records webhook traffic for silence detection.
+    """
+    by_name = {name.lower(): s for name, s in settings.items()}
+
+    def current_mappings() -> Mapping[str, SourceMapping]:
+        return mappings() if callable(mappings) else mappings
+
+    async def receive(request: Request) -> JSONResponse:
+        name = str(request.path_params["source"]).lower()
+        source_settings = by_name.get(name)
+        if source_settings is None:
+            return _error(404, f"unknown source {name[:100]!r}", field="source")
+        if draining is not None and draining():
+            return _error(503, "oncall is shutting down; retry shortly")
+        kind = source_settings.kind_for(name) or SourceKind.GENERIC
+        secret = source_settings.secret
+        if secret is None and not source_settings.insecure:
+            return _error(403, f"source {name!r} has no secret configured: set "
+                               f"ONCALL_SOURCES__{name.upper()}__SECRET (or mark it insecure)")
+        try:
+            body = await read_limited(request, source_settings.max_body_bytes)
+        except BodyTooLarge:
+            return _error(413, f"body larger than {source_settings.max_body_bytes} bytes",
+                          field="body")
+        now = clock()
+        if secret is not None:
+            try:
+                verify_request(kind, secret.get_secret_value(), body, request.headers, now=now)
+            except SignatureError as exc:
+                log.warning("webhook.signature_refused", source=name, reason=str(exc))
+                return _error(401, str(exc))
+        if health is not None:
+            health.record_traffic(name, now)
+        header = EVENT_ID_HEADERS.get(kind)
+        event_id = request.headers.get(header) if header else None
+        try:
+            event = PARSERS[kind](body, source=name, mapping=current_mappings().get(name),
+                                  received_at=now, event_id=event_id)
+        except TicketError as exc:
+            log.info("webhook.malformed", source=name, field=exc.field, reason=exc.reason)
+            return _error(400, exc.reason, field=exc.field)
+        except IgnoredEvent as exc:
+            return JSONResponse({"status": "ignored", "reason": exc.reason}, status_code=202)
+        except Exception:  # a parser bug must still not turn bad input into a 500
+            log.exception("webhook.parser_failed", source=name)
+            return _error(400, "unreadable body", field="body")
+        try:
+            is_new = await run_in_threadpool(sink.accept, name, event.event_key, event.ticket, now)
+        except Exception:
+            log.exception("webhook.store_failed", source=name, ticket_id=event.ticket.id)
+            return _error(503, "could not store the ticket; retry later")
+        log.info("webhook.received", source=name, ticket_id=event.ticket.id,
+                 event_key=event.event_key, duplicate=not is_new)
+        if is_new and on_accepted is not None:
+            try:
+                on_accepted()
+            except Exception:  # stored already; the processor also runs on its own schedule
+                log.exception("webhook.on_accepted_failed", source=name)
+        return JSONResponse({"status": "accepted" if is_new else "duplicate",
+                             "event_key": event.event_key, "ticket_id": event.ticket.id},
+                            status_code=202)
+
+    return [Route("/webhooks/tickets/{source}", receive, methods=["POST"])]
