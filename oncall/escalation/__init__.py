@@ -1,0 +1,3 @@
+"""escalation."""
+
+from __future__ import annotations

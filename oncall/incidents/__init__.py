@@ -1,0 +1,3 @@
+"""incidents."""
+
+from __future__ import annotations

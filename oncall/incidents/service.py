@@ -1,0 +1,279 @@
+"""The incident API: what the CLI, the HTTP layer and the Twilio webhooks call.
+
+Every operation commits before it returns; ack and resolve take effect at once
+(the runner never pages for an incident that is no longer triggered), escalate
+makes the next step due now. ``on_change`` is called after each change so the
+daemon can run the escalation runner straight away instead of at its next tick.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from oncall.errors import IncidentError
+from oncall.escalation.directory import Directory
+from oncall.escalation.engine import transition
+from oncall.escalation.policy import EscalationPolicy
+from oncall.escalation.runner import feed_failure
+from oncall.escalation.state import (
+    Ack,
+    Cancel,
+    DeliveryFailed,
+    Escalate,
+    IncidentStatus,
+    Record,
+    Resolve,
+    new_state,
+    state_to_json,
+)
+from oncall.incidents import repo
+from oncall.incidents.model import AuditEntry, Incident, LedgerEntry, TicketSummary
+from oncall.notify.base import Channel
+from oncall.store.tables import OPEN_STATES, audit, incidents, notifications
+
+# Twilio status words (SMS MessageStatus, voice CallStatus / AnsweredBy=machine).
+FAILED_STATUSES = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled", "machine"})
+DELIVERED_STATUSES = frozenset({"delivered", "completed", "read", "answered"})
+SYSTEM_ACTORS = frozenset({"oncall", "ticket"})
+
+
+class IncidentService:
+    def __init__(self, engine: Engine, directory: Callable[[], Directory], *,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.on_change = on_change or (lambda: None)
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    def open_or_update(self, ticket: TicketSummary, policy_id: str, now: datetime) -> Incident:
+        """The open incident for this ticket, created (and due at once) if there is none."""
+        try:
+            with self.engine.begin() as conn:
+                existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
+                if existing is not None:
+                    return self._update_summary(conn, existing, ticket, now)
+                policy = self.directory().policy(policy_id)
+                if policy is None:
+                    raise IncidentError(f"unknown escalation policy {policy_id!r}")
+                incident_id = self._insert(conn, ticket, policy, now)
+                repo.write_audit(conn, incident_id, now, [Record(
+                    kind="triggered", actor="ticket",
+                    detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")])
+                created = repo.load(conn, incident_id)
+        except IntegrityError:
+            # Another writer opened it between our read and insert: same result.
+            with self.engine.begin() as conn:
+                existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
+            if existing is None:
+                raise
+            return existing
+        assert created is not None
+        self.on_change()
+        return created
+
+    def _insert(self, conn: Connection, ticket: TicketSummary, policy: EscalationPolicy,
+                now: datetime) -> int:
+        placeholder = state_to_json(new_state(0, now))
+        new_id = int(conn.execute(insert(incidents).values(
+            source=ticket.source, ticket_id=ticket.ticket_id, state="triggered",
+            policy_id=policy.id, policy_json=policy.model_dump(mode="json"),
+            engine_state=placeholder, round=0, step=-1, next_action_at=now,
+            created_at=now, updated_at=now, priority=ticket.priority,
+            customer=ticket.customer, subject=ticket.subject, version=1,
+        ).returning(incidents.c.id)).scalar_one())
+        conn.execute(update(incidents).where(incidents.c.id == new_id).values(
+            engine_state=state_to_json(new_state(new_id, now))))
+        return new_id
+
+    def _update_summary(self, conn: Connection, inc: Incident, ticket: TicketSummary,
+                        now: datetime) -> Incident:
+        changes = {k: v for k, v in (("priority", ticket.priority),
+                                     ("customer", ticket.customer),
+                                     ("subject", ticket.subject)) if getattr(inc, k) != v}
+        if not changes:
+            return inc
+        conn.execute(update(incidents).where(incidents.c.id == inc.id).values(
+            updated_at=now, version=incidents.c.version + 1, **changes))
+        repo.write_audit(conn, inc.id, now, [Record(
+            kind="updated", actor="ticket", detail=", ".join(sorted(changes)))])
+        found = repo.load(conn, inc.id)
+        assert found is not None
+        return found
+
+    def cancel_for_ticket(self, source: str, ticket_id: str, reason: str,
+                          now: datetime) -> Incident | None:
+        """The ticket was downgraded, solved or closed. A triggered incident is
+        cancelled; an acknowledged one stays with a note (a human owns it now)."""
+        with self.engine.begin() as conn:
+            inc = repo.open_for_ticket(conn, source, ticket_id)
+            if inc is None:
+                return None
+            if inc.state is IncidentStatus.ACKNOWLEDGED:
+                repo.write_audit(conn, inc.id, now, [Record(
+                    kind="ticket_changed", actor="ticket", detail=reason)])
+                return inc
+        return self._apply(inc.id, Cancel(reason=reason), now, actor="ticket")
+
+    def ack(self, incident_id: int, actor: str, now: datetime, via: str = "cli") -> Incident:
+        self._check_actor(actor)
+        return self._apply(incident_id, Ack(actor=actor, via=via), now, actor=actor)
+
+    def ack_all(self, actor: str, now: datetime, via: str = "sms") -> builtins.list[Incident]:
+        """Acknowledge every triggered incident ``actor`` has been paged for."""
+        self._check_actor(actor)
+        with self.engine.connect() as conn:
+            ids = conn.execute(select(incidents.c.id).distinct()
+                               .join(notifications, notifications.c.incident_id == incidents.c.id)
+                               .where(and_(notifications.c.person_id == actor,
+                                           incidents.c.state == "triggered"))
+                               .order_by(incidents.c.id)).scalars().all()
+        done = []
+        for incident_id in ids:
+            try:
+                done.append(self._apply(incident_id, Ack(actor=actor, via=via), now, actor=actor,
+                                        notify=False))
+            except IncidentError:
+                continue  # acknowledged by somebody else meanwhile
+        if done:
+            self.on_change()
+        return done
+
+    def escalate(self, incident_id: int, actor: str, now: datetime, via: str = "cli") -> Incident:
+        self._check_actor(actor)
+        return self._apply(incident_id, Escalate(actor=actor, via=via), now, actor=actor)
+
+    def resolve(self, incident_id: int, actor: str, now: datetime, via: str = "cli") -> Incident:
+        self._check_actor(actor)
+        return self._apply(incident_id, Resolve(actor=actor, via=via), now, actor=actor)
+
+    def _check_actor(self, actor: str) -> None:
+        if actor not in SYSTEM_ACTORS and self.directory().contact(actor) is None:
+            raise IncidentError(f"unknown person {actor!r}: actors are people from the "
+                                "configuration (use --as PERSON)")
+
+    def _apply(self, incident_id: int, event: Ack | Resolve | Escalate | Cancel, now: datetime,
+               *, actor: str, notify: bool = True) -> Incident:
+        for _ in range(10):  # optimistic lock: the runner may write in between
+            with self.engine.begin() as conn:
+                inc = repo.load(conn, incident_id)
+                if inc is None:
+                    raise IncidentError(f"no incident #{incident_id}")
+                state, actions = transition(inc.engine, event, now)
+                if state == inc.engine:
+                    raise IncidentError(_refusal(inc, event))
+                extra = {}
+                if isinstance(event, Ack):
+                    extra = {"acknowledged_by": actor, "acknowledged_at": now}
+                if not repo.save_state(conn, inc.id, inc.version, state, now, **extra):
+                    continue
+                repo.write_audit(conn, inc.id, now,
+                                 [a for a in actions if isinstance(a, Record)])
+                changed = repo.load(conn, inc.id)
+            assert changed is not None
+            if notify:
+                self.on_change()
+            return changed
+        raise IncidentError(f"incident #{incident_id} is busy; try again")
+
+    # ---- delivery feedback --------------------------------------------------------
+
+    def delivery_status(self, provider_id: str, status: str, error_code: str | None,
+                        now: datetime) -> int:
+        """A provider status callback. Failures (undelivered SMS, unanswered call)
+        make the person's next contact method go out at once. Returns rows changed."""
+        word = status.strip().lower()
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(notifications).where(
+                notifications.c.provider_id == provider_id)).all()
+            if not rows:
+                return 0
+            if word in FAILED_STATUSES:
+                new_status = repo.FAILED
+            elif word in DELIVERED_STATUSES:
+                new_status = repo.DELIVERED
+            else:
+                return 0  # queued, sent, ringing…: nothing to decide yet
+            ids = [r.id for r in rows if r.status != new_status]
+            if not ids:
+                return 0
+            conn.execute(update(notifications).where(notifications.c.id.in_(ids)).values(
+                status=new_status, error_code=error_code, updated_at=now))
+            for r in rows:
+                if r.id not in ids:
+                    continue
+                repo.write_audit(conn, r.incident_id, now, [Record(
+                    kind="delivery_status", actor=r.person_id, channel=r.channel,
+                    outcome=word, detail=f"error {error_code}" if error_code else "")])
+                if new_status == repo.FAILED and r.purpose == "page":
+                    feed_failure(conn, r.incident_id, DeliveryFailed(
+                        person_id=r.person_id, channel=Channel(r.channel), round=r.round,
+                        step=r.step, reason=word + (f" ({error_code})" if error_code else ""),
+                        sms_blocked=error_code == "21610"), now)
+        if new_status == repo.FAILED:
+            self.on_change()
+        return len(ids)
+
+    # ---- queries ------------------------------------------------------------------
+
+    def get(self, incident_id: int) -> Incident:
+        with self.engine.connect() as conn:
+            inc = repo.load(conn, incident_id)
+        if inc is None:
+            raise IncidentError(f"no incident #{incident_id}")
+        return inc
+
+    def list(self, open_only: bool = False) -> builtins.list[Incident]:
+        query = select(incidents).order_by(incidents.c.id)
+        if open_only:
+            query = query.where(incidents.c.state.in_(OPEN_STATES))
+        with self.engine.connect() as conn:
+            return [Incident.from_row(r) for r in conn.execute(query)]
+
+    def audit(self, incident_id: int) -> builtins.list[AuditEntry]:
+        self.get(incident_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit).where(audit.c.incident_id == incident_id)
+                                .order_by(audit.c.id))
+            return [AuditEntry(id=r.id, incident_id=r.incident_id, at=r.at, actor=r.actor,
+                               channel=r.channel, kind=r.kind, outcome=r.outcome,
+                               reason=r.reason) for r in rows]
+
+    def ledger(self, incident_id: int) -> builtins.list[LedgerEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(notifications).where(
+                notifications.c.incident_id == incident_id).order_by(notifications.c.id))
+            return [LedgerEntry.from_row(r) for r in rows]
+
+    def incident_for_code(self, person_id: str, short_code: int) -> Incident | None:
+        """The open incident a person's reply code (``3`` in ``3a``) stands for."""
+        return self._latest_for(person_id, notifications.c.short_code == short_code)
+
+    def latest_for_person(self, person_id: str) -> Incident | None:
+        """The open incident the person was paged for most recently (bare replies)."""
+        return self._latest_for(person_id, None)
+
+    def _latest_for(self, person_id: str, extra: ColumnElement[bool] | None) -> Incident | None:
+        cond = and_(notifications.c.person_id == person_id, incidents.c.state.in_(OPEN_STATES))
+        if extra is not None:
+            cond = and_(cond, extra)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(incidents).join(
+                notifications, notifications.c.incident_id == incidents.c.id)
+                .where(cond).order_by(notifications.c.id.desc()).limit(1)).first()
+        return Incident.from_row(row) if row else None
+
+
+def _refusal(inc: Incident, event: Ack | Resolve | Escalate | Cancel) -> str:
+    verb = {Ack: "acknowledge", Resolve: "resolve", Escalate: "escalate",
+            Cancel: "cancel"}[type(event)]
+    if inc.state is IncidentStatus.ACKNOWLEDGED and isinstance(event, Ack):
+        return f"incident #{inc.id} is already acknowledged by {inc.acknowledged_by}"
+    if isinstance(event, Escalate) and inc.exhausted and inc.state.is_open:
+        return f"cannot escalate incident #{inc.id}: its policy has no further steps"
+    return f"cannot {verb} incident #{inc.id}: it is {inc.state.value}"

@@ -1,0 +1,120 @@
+"""Every table oncall keeps, in one MetaData. Migrations live in ``migrations/``."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from oncall.store.types import UTCDateTime
+
+metadata = MetaData()
+
+OPEN_STATES = ("triggered", "acknowledged")
+_OPEN_SQL = "state IN ('triggered', 'acknowledged')"
+
+# Inbox: a ticket is stored here before the webhook answers 2xx, then processed.
+ticket_events = Table(
+    "ticket_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("ticket_json", JSON, nullable=False),
+    Column("processed_at", UTCDateTime()),
+    Column("outcome", Text),
+    UniqueConstraint("source", "event_key", name="uq_ticket_events_source_key"),
+    Index("ix_ticket_events_unprocessed", "processed_at", "id"),
+    Index("ix_ticket_events_ticket", "source", "ticket_id", "id"),
+)
+
+cursors = Table(
+    "cursors", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("policy_id", String(200), nullable=False),
+    Column("policy_json", JSON, nullable=False),  # the policy as it was when paging began
+    Column("engine_state", JSON, nullable=False),
+    Column("round", Integer, nullable=False, server_default=text("0")),
+    Column("step", Integer, nullable=False, server_default=text("-1")),
+    Column("next_action_at", UTCDateTime()),
+    Column("acknowledged_by", String(200)),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("priority", String(40), nullable=False, server_default=""),
+    Column("customer", String(200)),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    # At most one open incident per ticket: a partial unique index (SQLite ≥ 3.8 and
+    # PostgreSQL both have them).
+    Index("uq_incidents_open_ticket", "source", "ticket_id", unique=True,
+          sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
+    Index("ix_incidents_next_action_at", "next_action_at"),
+    Index("ix_incidents_state", "state"),
+)
+
+# The ledger: one row per incident per message; a bundled SMS is several rows sharing
+# one message_key (and, once sent, one provider_id).
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("person_id", String(200), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("address", String(320), nullable=False),  # personal data: never log unmasked
+    Column("status", String(20), nullable=False),
+    Column("purpose", String(20), nullable=False, server_default="page"),
+    Column("round", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("message_key", String(100)),
+    Column("provider_id", String(100)),
+    Column("error_code", String(40)),
+    Column("resend_of", Integer, ForeignKey("notifications.id")),
+    Column("short_code", Integer, nullable=False),
+    Column("body", Text, nullable=False, server_default=""),
+    Column("not_before", UTCDateTime()),  # held by the storm limit until then
+    Column("queued_at", UTCDateTime()),  # released for sending (the storm limit counts it)
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_notifications_status", "status", "not_before"),
+    Index("ix_notifications_person", "person_id", "channel", "queued_at"),
+    Index("ix_notifications_incident", "incident_id"),
+    Index("ix_notifications_provider", "provider_id"),
+    Index("ix_notifications_message", "message_key"),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("channel", String(20)),
+    Column("kind", String(40), nullable=False),
+    Column("outcome", String(40)),
+    Column("reason", Text),
+    Index("ix_audit_incident", "incident_id", "id"),
+)

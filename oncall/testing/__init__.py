@@ -1,0 +1,3 @@
+"""testing."""
+
+from __future__ import annotations
