@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench check-examples postgres clean
+.PHONY: install run demo-ticket test lint typecheck unit bench check-examples postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,19 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run the daemon on the embedded defaults (SQLite under ./var, ./schedules, console transport)
-run: $(STAMP)
-	mkdir -p var
-	$(BIN)/oncall run
+## A random webhook secret for the demo is kept in var/demo.env (never committed).
+run: $(STAMP) var/demo.env
+	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; exec $(BIN)/oncall run
+
+## file the demo ticket with the running daemon (signed with var/demo.env's secret)
+demo-ticket: $(STAMP) var/demo.env
+	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; \
+	  $(BIN)/oncall send-ticket examples/tickets/demo-urgent.json
+
+var/demo.env:
+	@mkdir -p var
+	@umask 077; printf 'ONCALL_SOURCES__GENERIC__SECRET=%s\n' \
+	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" > $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check oncall tests bench

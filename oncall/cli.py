@@ -160,20 +160,112 @@ def schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
-def _register_optional() -> None:
-    """Commands that live with their packages."""
+@app.command()
+def run() -> None:
+    """Run the daemon: webhooks, escalation engine, pollers, health and metrics."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from oncall import logs
+    from oncall.daemon import Daemon, display_url
+
+    s = settings()
+    logs.configure(s.log_format, s.log_level)
     try:
-        from oncall.schedules.cli import register as register_schedules
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        register_schedules(app, load_snapshot)
+        daemon = Daemon(s)
+    except ConfigError as exc:
+        raise fail(f"configuration in {s.config} is invalid, not starting:\n{exc}", 1) from None
+    except SQLAlchemyError as exc:
+        raise fail(f"database {display_url(s.database_url)} unusable: {exc.__class__.__name__}: "
+                   f"{str(exc).splitlines()[0]}", 1) from None
+    except OncallError as exc:
+        raise fail(str(exc), 1) from None
+    code = asyncio.run(daemon.run())
+    raise typer.Exit(code)
+
+
+@app.command("send-ticket")
+def send_ticket(
+    ticket_file: Annotated[Path, typer.Argument(metavar="FILE", help="The webhook body to send ('-' for stdin).")],
+    source: Annotated[str, typer.Option(help="Source name: generic, zendesk, freshdesk, jira…")] = "generic",
+    url: Annotated[str | None, typer.Option(help="Daemon base URL (default http://ONCALL_LISTEN).")] = None,
+) -> None:
+    """Sign a ticket with the source's configured secret and post it to the running daemon."""
+    import httpx
+
+    from oncall.sources import signatures
+
+    s = settings()
     try:
-        from oncall.incidents.cli import register as register_incidents
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        register_incidents(app, _open_service)
+        body = sys.stdin.buffer.read() if str(ticket_file) == "-" else ticket_file.read_bytes()
+    except OSError as exc:
+        raise fail(f"{ticket_file}: cannot read: {exc}") from None
+    conf = s.sources.get(source.lower())
+    headers = {"Content-Type": "application/json"}
+    if conf is not None and conf.secret is not None:
+        secret = conf.secret.get_secret_value()
+        kind = str(conf.kind_for(source) or "generic")
+        if kind == "zendesk":
+            ts = str(int(now_utc().timestamp()))
+            headers[signatures.ZENDESK_HEADER] = signatures.sign_zendesk(secret, ts, body)
+            headers[signatures.ZENDESK_TIMESTAMP_HEADER] = ts
+        elif kind == "freshdesk":
+            headers[signatures.FRESHDESK_HEADER] = secret
+        elif kind == "jira":
+            headers["X-Hub-Signature"] = signatures.sign_jira(secret, body)
+        else:
+            headers[signatures.GENERIC_HEADER] = signatures.sign_generic(secret, body)
+    elif conf is None or not conf.insecure:
+        raise fail(f"source {source!r} has no secret: set ONCALL_SOURCES__{source.upper()}__SECRET")
+    target = f"{(url or 'http://' + s.listen).rstrip('/')}/webhooks/tickets/{source}"
+    try:
+        response = httpx.post(target, content=body, headers=headers, timeout=15.0)
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach the daemon at {target}: {exc}") from None
+    typer.echo(f"{response.status_code} {response.text}")
+    if response.status_code >= 300:
+        raise typer.Exit(1)
+
+
+@app.command("test-page")
+def test_page(
+    person: Annotated[str, typer.Argument(help="Person id from the configuration.")],
+    voice: Annotated[bool, typer.Option("--voice", help="Also place a test call.")] = False,
+) -> None:
+    """Send a test SMS (and with --voice a call) and report what the provider said."""
+    from oncall.notify import testpage
+    from oncall.notify.composite import build_transport
+
+    snapshot = load_snapshot()
+    found = snapshot.people.get(person)
+    if found is None:
+        raise fail(f"unknown person {person!r} (known: {', '.join(sorted(snapshot.people))})")
+    if not found.phone:
+        raise fail(f"person {person!r} has no phone number")
+    transport, description = build_transport(settings())
+    typer.echo(f"transport: {description}")
+    typer.echo(testpage.test_page(transport, person_id=found.id, phone=found.phone, voice=voice))
+
+
+@app.command("feed-url")
+def feed_url(
+    person: Annotated[str | None, typer.Option(help="Person whose shifts the feed lists.")] = None,
+    schedule: Annotated[str | None, typer.Option(help="Schedule whose shifts the feed lists.")] = None,
+) -> None:
+    """Print the calendar-feed URL (ICS) the daemon serves for a person or a schedule."""
+    from oncall.web.api import feed_token
+
+    s = settings()
+    if (person is None) == (schedule is None):
+        raise fail("give exactly one of --person or --schedule")
+    if s.api_token is None:
+        raise fail("calendar feeds need ONCALL_API_TOKEN")
+    kind, ident = ("person", person) if person else ("schedule", schedule)
+    assert ident is not None
+    base = (s.public_url or f"http://{s.listen}").rstrip("/")
+    token = feed_token(s.api_token.get_secret_value(), kind, ident)
+    typer.echo(f"{base}/calendars/{kind}/{ident}.ics?token={token}")
 
 
 def _open_service() -> Any:
@@ -182,7 +274,16 @@ def _open_service() -> Any:
     return open_service_from_settings(settings(), load_snapshot)
 
 
-_register_optional()
+def _register_package_commands() -> None:
+    """Commands that live with their packages."""
+    from oncall.incidents.cli import register as register_incidents
+    from oncall.schedules.cli import register as register_schedules
+
+    register_schedules(app, load_snapshot)
+    register_incidents(app, _open_service)
+
+
+_register_package_commands()
 
 
 def main() -> None:

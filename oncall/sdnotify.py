@@ -11,6 +11,8 @@ import socket
 
 
 class Notifier:
+    """Sends notify messages to ``address`` (default ``$NOTIFY_SOCKET``)."""
+
     def __init__(self, address: str | None = None) -> None:
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
 
@@ -25,6 +27,8 @@ class Notifier:
         target = "\0" + self.address[1:] if self.address.startswith("@") else self.address
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                # Called from the event loop: never block it on a full receive queue.
+                sock.setblocking(False)
                 sock.connect(target)
                 sock.sendall("\n".join(lines).encode())
         except OSError:
@@ -48,6 +52,6 @@ def watchdog_interval() -> float | None:
     """Half of systemd's WatchdogSec (``$WATCHDOG_USEC``), in seconds; None when unset."""
     usec = os.environ.get("WATCHDOG_USEC", "")
     pid = os.environ.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or (pid and pid != str(os.getpid())):
+    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
         return None
     return int(usec) / 2_000_000

@@ -41,7 +41,7 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value < 0:
             raise ValueError("duration must not be negative")
-        return timedelta(seconds=value)
+        return _timedelta(value, value)
     if not isinstance(value, str):
         raise ValueError(f"not a duration: {value!r} (use e.g. '30m', '2h', '2d')")
     text = value.strip().lower().replace(" ", "")
@@ -54,7 +54,16 @@ def parse_duration(value: object) -> timedelta:
         pos = m.end()
     if pos != len(text) or not text:
         raise ValueError(f"not a duration: {value!r} (use e.g. '30m', '2h', '1h30m', '2d', '1w')")
-    return timedelta(seconds=seconds)
+    return _timedelta(seconds, value)
+
+
+def _timedelta(seconds: float, value: object) -> timedelta:
+    # NaN, infinity and more than ~2.7 million years would escape as OverflowError, which
+    # pydantic does not turn into a validation error: the loader would crash.
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise ValueError(f"duration out of range: {value!r}") from None
 
 
 def format_duration(td: timedelta) -> str:

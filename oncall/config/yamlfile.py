@@ -91,7 +91,13 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, list[ConfigI
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, list[ConfigIssue]]:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader rejects control characters right here
+    except yaml.reader.ReaderError as exc:
+        bad_line = text.count("\n", 0, exc.position) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return None, [ConfigIssue(file=name, line=bad_line, message=f"invalid YAML: unacceptable character "
+                                                                 f"{char}: {exc.reason}")]
     loader.file_name = name
     try:
         return loader.get_single_data(), []

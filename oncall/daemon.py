@@ -1,0 +1,430 @@
+"""``oncall run``: one asyncio process wiring every part together.
+
+- uvicorn serves the ASGI app (webhooks, Twilio inbound, API, feeds, health, metrics);
+- APScheduler (AsyncIOScheduler) is only the alarm clock: the engine tick, the precise
+  wake-up at the next due step, pollers, hand-off notices, self-monitoring and reload
+  checks. Each job just wakes the worker or runs one small check;
+- the worker processes stored tickets and runs the escalation runner in a thread,
+  re-deriving all work from the database, so a restart resumes where it was.
+
+Signals: SIGHUP reloads the configuration; SIGTERM/SIGINT drain (webhooks answer 503
+so helpdesks retry), finish in-flight sends and exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TextIO
+
+import httpx
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from oncall import __version__, logs
+from oncall.alerts import AdminAlerts
+from oncall.config.loader import digest, load
+from oncall.config.settings import Settings
+from oncall.config.snapshot import Snapshot
+from oncall.directory import SnapshotDirectory
+from oncall.errors import ConfigError, DeliveryError
+from oncall.escalation.runner import Runner
+from oncall.inbound_adapter import ServiceInbound
+from oncall.incidents.service import IncidentService
+from oncall.intake import Intake, Outcome
+from oncall.metrics import Metrics
+from oncall.notify.base import Channel, Outbound, Transport
+from oncall.notify.composite import build_transport
+from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
+from oncall.sdnotify import Notifier, watchdog_interval
+from oncall.sources.health import SourceHealth
+from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
+from oncall.sources.settings import startup_warnings
+from oncall.sources.store_adapters import EngineCursors, InboxSink
+from oncall.sources.web import ticket_routes
+from oncall.store.db import make_engine, upgrade
+from oncall.store.inbox import Inbox, get_cursor, set_cursor
+from oncall.web.api import api_routes
+from oncall.web.app import build_app, health_routes
+
+log = logs.get("oncall.daemon")
+SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the daemon owns SIGTERM/SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def display_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported by make_engine; just don't echo secrets
+        return "<unparsable URL>"
+
+
+class Daemon:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, transport: Transport | None = None,
+                 handle_signals: bool = True, out: TextIO | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.handle_signals = handle_signals
+        self.out = out or sys.stdout
+        self.metrics = Metrics()
+        self.notifier = Notifier()
+        started = self.clock.now()
+        self.snapshot: Snapshot = load(settings.config, now=started,
+                                       horizon=timedelta(days=settings.coverage_horizon_days))
+        self.config_digest = self.snapshot.digest
+        self.last_reload_error: str | None = None
+        self.engine = make_engine(settings.database_url)
+        upgrade(self.engine)
+        self.transport, self.transport_name = (transport, type(transport).__name__) if transport else \
+            build_transport(settings)
+        self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
+        self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
+        self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications)
+        self.inbox = Inbox(self.engine)
+        self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count)
+        self.source_health = SourceHealth(
+            {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
+        self.http = httpx.Client(timeout=15.0)
+        self.pollers = self._pollers()
+        self.draining = False
+        self.stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._server: _Server | None = None
+
+    # ---- wiring helpers ------------------------------------------------------------
+
+    def directory(self) -> SnapshotDirectory:
+        return SnapshotDirectory(self.snapshot, self.alerts.sms_blocked)
+
+    def _pollers(self) -> dict[str, BasePoller]:
+        found: dict[str, BasePoller] = {}
+        for name, s in self.settings.sources.items():
+            if s.poll_interval is None:
+                continue
+            cls = {"zendesk": ZendeskPoller, "freshdesk": FreshdeskPoller}.get(str(s.kind_for(name)))
+            if cls is None:
+                continue
+            found[name] = cls(source=name, settings=s, client=self.http, sink=InboxSink(self.inbox),
+                              cursors=EngineCursors(self.engine), health=self.source_health,
+                              mapping=self._mapping_for(name))
+        return found
+
+    def _mapping_for(self, name: str) -> Callable[[], Any]:
+        return lambda: self.snapshot.source_mappings.get(name)
+
+    def _count(self, outcome: Outcome) -> None:
+        self.metrics.tickets_received.labels(outcome.source, outcome.outcome).inc()
+
+    def kick(self) -> None:
+        """Wake the worker now; safe from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._work.set)
+
+    def build_app(self) -> Any:
+        routes: list[Any] = []
+        routes += health_routes(self._ready_checks(), self.metrics, alive=lambda: not self.stopping)
+        routes += ticket_routes(InboxSink(self.inbox), self.settings.sources, lambda: self.snapshot.source_mappings,
+                                clock=self.clock.now, on_accepted=self.kick, draining=lambda: self.draining,
+                                health=self.source_health)
+        token = self.settings.api_token.get_secret_value() if self.settings.api_token else None
+        routes += api_routes(self.service, lambda: self.snapshot, api_token=token, clock=self.clock.now)
+        tw = self.settings.twilio
+        if tw.configured and tw.auth_token is not None:
+            from oncall.notify.inbound import twilio_routes
+
+            inbound = ServiceInbound(self.service, self.engine, self.directory, self.alerts)
+            routes += twilio_routes(inbound, auth_token=tw.auth_token.get_secret_value(),
+                                    public_url=self.settings.public_url or "", clock=self.clock.now)
+        return build_app(routes)
+
+    def _ready_checks(self) -> dict[str, Callable[[], tuple[bool, str]]]:
+        def database() -> tuple[bool, str]:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True, "reachable"
+
+        def configuration() -> tuple[bool, str]:
+            if self.last_reload_error:
+                return True, f"running on the last good configuration; latest edit refused: {self.last_reload_error}"
+            return True, f"loaded {self.snapshot.loaded_at.isoformat()}"
+
+        def sources() -> tuple[bool, str]:
+            silent = self.source_health.silent_sources(self.clock.now())
+            if silent:
+                return False, "; ".join(f"{s} silent since {t.isoformat()}" for s, t in silent)
+            return True, f"{len(self.settings.sources)} configured"
+
+        def transport() -> tuple[bool, str]:
+            healthy = getattr(self.transport, "healthy", True)
+            return bool(healthy), self.transport_name + ("" if healthy else ": failing")
+
+        def draining() -> tuple[bool, str]:
+            return (False, "shutting down") if self.draining else (True, "accepting")
+
+        return {"database": database, "configuration": configuration, "sources": sources,
+                "transport": transport, "intake": draining}
+
+    # ---- the worker ------------------------------------------------------------------
+
+    def work_once(self) -> None:
+        """Process stored tickets, then run the escalation runner (in a worker thread)."""
+        self.intake.process_pending(self.clock.now())
+        report = self.runner.run_due(self.clock.now())
+        if report.sent:
+            self.metrics.pages_sent.labels("any").inc(report.sent)
+        if report.failed:
+            self.metrics.pages_failed.labels("any").inc(report.failed)
+        if report.stepped:
+            self.metrics.escalations.inc(report.stepped)
+
+    async def _worker(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._work.wait(), timeout=self.settings.engine_tick_seconds)
+            except TimeoutError:
+                pass
+            self._work.clear()
+            if self._stop.is_set():
+                break
+            try:
+                await asyncio.to_thread(self.work_once)
+                self._schedule_wakeup(await asyncio.to_thread(self.runner.next_wakeup))
+            except Exception:  # keep the worker alive: log loudly, retry on the next tick
+                log.exception("worker.failed")
+
+    def _schedule_wakeup(self, at: datetime | None) -> None:
+        if self._scheduler is None or at is None:
+            return
+        self._scheduler.add_job(self._kick_job, "date", run_date=max(at, self.clock.now()), id="wakeup",
+                                replace_existing=True, misfire_grace_time=None)
+
+    async def _kick_job(self) -> None:
+        self._work.set()
+
+    # ---- periodic jobs ----------------------------------------------------------------
+
+    async def _poll(self, name: str) -> None:
+        poller = self.pollers[name]
+        result = await asyncio.to_thread(poller.poll_once, self.clock.now())
+        if not result.ok:
+            self.metrics.poll_errors.labels(name).inc()
+        if result.tickets_accepted:
+            self._work.set()
+        if self._scheduler is not None and not self.stopping:
+            self._scheduler.add_job(self._poll, "date", args=[name], id=f"poll:{name}", replace_existing=True,
+                                    run_date=self.clock.now() + result.next_delay, misfire_grace_time=None)
+
+    async def _check_reload(self) -> None:
+        if digest(self.settings.config) != self.config_digest:
+            await asyncio.to_thread(self.reload, "file change")
+
+    def reload(self, why: str) -> bool:
+        """Build a new snapshot; swap it in atomically, or keep the running one."""
+        now = self.clock.now()
+        new_digest = digest(self.settings.config)
+        try:
+            snapshot = load(self.settings.config, now=now, horizon=timedelta(days=self.settings.coverage_horizon_days))
+        except ConfigError as exc:
+            self.config_digest = new_digest  # don't retry the same bad edit every few seconds
+            self.last_reload_error = str(exc)
+            self.metrics.reload_failures.inc()
+            log.error("config.reload_refused", why=why, errors=[str(i) for i in exc.issues])
+            self.alerts.alert(f"reload:{new_digest[:16]}", "configuration edit refused, still running the previous "
+                              f"one: {exc.issues[0]}" + (f" (+{len(exc.issues) - 1} more)" if len(exc.issues) > 1
+                                                         else ""), now)
+            return False
+        self.snapshot = snapshot
+        self.config_digest = snapshot.digest
+        self.last_reload_error = None
+        self.metrics.reloads.inc()
+        log.info("config.reloaded", why=why, people=len(snapshot.people), schedules=len(snapshot.schedules))
+        self.kick()
+        return True
+
+    def monitor(self) -> None:
+        """Self-monitoring: open incidents, silent sources, coverage gaps within 24 h, dead-man's switch."""
+        now = self.clock.now()
+        self.metrics.open_incidents.set(len(self.service.list(open_only=True)))
+        for source, since in self.source_health.silent_sources(now):
+            self.alerts.alert(f"silent:{source}:{since.isoformat()}",
+                              f"ticket source {source} has been silent since {since.isoformat()}", now)
+        snap = self.snapshot
+        from oncall.escalation.policy import policy_schedule_ids
+
+        for sid in sorted(policy_schedule_ids(snap.escalation_policies.values())):
+            if sid not in snap.schedules:
+                continue
+            for start, end in snap.resolved(sid).gaps(now, now + timedelta(hours=24)):
+                tz = snap.schedules[sid].timezone
+                self.alerts.alert(f"gap:{sid}:{start.isoformat()}",
+                                  f"schedule {sid} has nobody on call from {start.astimezone(tz):%a %H:%M} to "
+                                  f"{end.astimezone(tz):%a %H:%M} ({tz.key})", now)
+        if not getattr(self.transport, "healthy", True):
+            self.alerts.alert(f"transport:{now:%Y-%m-%dT%H}", f"{self.transport_name} is failing persistently", now)
+        if self.settings.deadman_url and not self.draining:
+            try:
+                self.http.get(self.settings.deadman_url, timeout=10.0)
+            except httpx.HTTPError as exc:
+                log.warning("deadman.ping_failed", error=str(exc))
+
+    def handoff_notices(self) -> int:
+        """Text each person shortly before their shift starts (once per shift)."""
+        if not self.settings.handoff_notices:
+            return 0
+        now = self.clock.now()
+        window = timedelta(minutes=self.settings.handoff_notice_minutes)
+        snap = self.snapshot
+        sent = 0
+        for sid, schedule in snap.schedules.items():
+            for h in upcoming_handoffs(snap.resolved(sid), (), now, now + window):
+                key = f"handoff:{sid}:{h.person}:{h.start.astimezone(UTC).isoformat()}"
+                person = snap.people.get(h.person)
+                if person is None or not person.phone or get_cursor(self.engine, key) is not None:
+                    continue
+                set_cursor(self.engine, key, now.isoformat(), now)
+                text_ = f"oncall {schedule.name or sid}: " + handoff_text(h, schedule.timezone)
+                channel = Channel.SMS if not self.alerts.sms_blocked(person.id) else Channel.EMAIL
+                address = person.phone if channel is Channel.SMS else person.email
+                if not address:
+                    continue
+                try:
+                    self.transport.send(Outbound(key=key.replace(":", "-")[:100], channel=channel, to=address,
+                                                 person_id=person.id, incident_ids=(), text=text_))
+                    sent += 1
+                except DeliveryError as exc:
+                    log.warning("handoff.notice_failed", person=person.id, error=str(exc))
+        return sent
+
+    async def _monitor_job(self) -> None:
+        await asyncio.to_thread(self.monitor)
+
+    async def _handoff_job(self) -> None:
+        await asyncio.to_thread(self.handoff_notices)
+
+    async def _watchdog(self, interval: float) -> None:
+        # Sent from the event loop itself: a stuck loop stops the keep-alives and systemd restarts us.
+        while not self._stop.is_set():
+            self.notifier.watchdog()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=interval)
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def banner(self) -> str:
+        s, snap = self.settings, self.snapshot
+        lines = [
+            f"oncall {__version__} ready",
+            f"  configuration : {s.config} — {len(snap.desks)} desk(s), {len(snap.people)} people, "
+            f"{len(snap.schedules)} schedule(s), {len(snap.escalation_policies)} escalation policy(ies)",
+            f"  schedules     : {', '.join(snap.schedules) or 'none'}",
+            f"  database      : {display_url(s.database_url)}",
+            f"  transport     : {self.transport_name}",
+            f"  listening     : http://{s.listen}",
+        ]
+        warnings = list(startup_warnings(dict(s.sources)))
+        if not s.twilio.configured:
+            warnings.insert(0, "NO TWILIO CREDENTIALS: pages are printed on this console, not sent to phones "
+                               "(set ONCALL_TWILIO__ACCOUNT_SID, __AUTH_TOKEN, __FROM_NUMBER)")
+        elif not s.public_url:
+            warnings.append("ONCALL_PUBLIC_URL is not set: Twilio cannot deliver replies or status callbacks")
+        if not s.api_token:
+            warnings.append("ONCALL_API_TOKEN is not set: the HTTP API and calendar feeds are disabled")
+        warnings += [str(w) for w in snap.warnings]
+        warnings += [f"{p} texted STOP: SMS to them is blocked" for p in self.alerts.blocked_people()]
+        lines += [f"  WARNING       : {w}" for w in warnings]
+        if not s.twilio.configured:
+            first = next(iter(snap.schedules), None)
+            who = (snap.on_call(first, self.clock.now()) or ("PERSON",))[0] if first else "PERSON"
+            lines += [
+                "  demo          : in another terminal, file a demo ticket:",
+                "                    make demo-ticket   (or: oncall send-ticket examples/tickets/demo-urgent.json)",
+                "                  the page is printed here; then acknowledge it:",
+                f"                    .venv/bin/oncall incidents --open && .venv/bin/oncall ack 1 --as {who}",
+            ]
+        return "\n".join(lines)
+
+    def request_stop(self) -> None:
+        self.draining = True
+        self._stop.set()
+
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        if self.handle_signals:
+            self._loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+            self._loop.add_signal_handler(signal.SIGINT, self.request_stop)
+            self._loop.add_signal_handler(signal.SIGHUP, lambda: self._loop.run_in_executor(  # type: ignore[union-attr]
+                None, self.reload, "SIGHUP"))
+        config = uvicorn.Config(self.build_app(), host=self.settings.listen_host, port=self.settings.listen_port,
+                                log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        self._server = _Server(config)
+        server_task = asyncio.create_task(self._server.serve())
+        while not self._server.started:
+            if server_task.done():
+                await server_task
+                log.critical("http.failed_to_start", listen=self.settings.listen)
+                return 1
+            await asyncio.sleep(0.01)
+        scheduler = self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        scheduler.add_job(self._kick_job, "interval", seconds=self.settings.engine_tick_seconds, id="tick")
+        scheduler.add_job(self._check_reload, "interval", seconds=self.settings.reload_check_seconds, id="reload")
+        scheduler.add_job(self._monitor_job, "interval", seconds=60, id="monitor", next_run_time=self.clock.now())
+        scheduler.add_job(self._handoff_job, "interval", seconds=60, id="handoffs", next_run_time=self.clock.now())
+        for name in self.pollers:
+            scheduler.add_job(self._poll, "date", args=[name], id=f"poll:{name}", run_date=self.clock.now())
+        scheduler.start()
+        worker = asyncio.create_task(self._worker())
+        self._work.set()  # recover and process whatever is due at start-up
+        interval = watchdog_interval()
+        watchdog = asyncio.create_task(self._watchdog(interval)) if interval else None
+        print(self.banner(), file=self.out, flush=True)
+        log.info("daemon.ready", seconds=round(time.monotonic() - started, 3), transport=self.transport_name)
+        self.notifier.ready(f"listening on {self.settings.listen}")
+
+        await self._stop.wait()
+        # Drain: webhooks already answer 503 (self.draining); let the current work finish.
+        self.stopping = True
+        self.notifier.stopping()
+        log.info("daemon.stopping")
+        scheduler.shutdown(wait=False)
+        self._work.set()
+        try:
+            await asyncio.wait_for(worker, timeout=SHUTDOWN_BUDGET)
+        except TimeoutError:
+            log.error("daemon.worker_did_not_finish", budget=SHUTDOWN_BUDGET)
+        self._server.should_exit = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server_task, timeout=2.0)
+        if watchdog:
+            watchdog.cancel()
+        self.http.close()
+        self.engine.dispose()
+        log.info("daemon.stopped")
+        return 0

@@ -1,0 +1,58 @@
+"""Choosing transports from settings, and routing each channel to the right one.
+
+Twilio carries SMS and voice when configured; SMTP carries e-mail when configured;
+without Twilio credentials every page is printed by the console transport.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oncall.errors import PermanentDeliveryError
+from oncall.notify.base import Channel, Outbound, SendResult, Transport
+
+
+class ChannelRouter:
+    """A Transport that hands each message to the transport serving its channel."""
+
+    name = "router"
+
+    def __init__(self, routes: dict[Channel, Transport]) -> None:
+        self.routes = routes
+
+    def channels(self) -> frozenset[Channel]:
+        return frozenset(self.routes)
+
+    def send(self, message: Outbound) -> SendResult:
+        transport = self.routes.get(message.channel)
+        if transport is None:
+            raise PermanentDeliveryError(f"no transport configured for {message.channel}")
+        return transport.send(message)
+
+    @property
+    def healthy(self) -> bool:
+        return all(getattr(t, "healthy", True) for t in set(self.routes.values()))
+
+
+def build_transport(settings: Any) -> tuple[Transport, str]:
+    """(transport, description for the banner) from the process settings."""
+    from oncall.notify.console import ConsoleTransport
+
+    routes: dict[Channel, Transport] = {}
+    words: list[str] = []
+    if settings.twilio.configured:
+        from oncall.notify.twilio_transport import TwilioTransport
+
+        twilio = TwilioTransport(settings.twilio, settings.public_url)
+        for channel in twilio.channels():
+            routes[channel] = twilio
+        words.append(f"twilio ({', '.join(sorted(c.value for c in twilio.channels()))})")
+    if settings.smtp.configured:
+        from oncall.notify.smtp import SmtpTransport
+
+        routes[Channel.EMAIL] = SmtpTransport(settings.smtp)
+        words.append("smtp (email)")
+    if not routes:
+        console = ConsoleTransport()
+        return console, "console — pages are PRINTED HERE, not sent (no Twilio credentials)"
+    return ChannelRouter(routes), " + ".join(words)

@@ -1,0 +1,3 @@
+"""web."""
+
+from __future__ import annotations
