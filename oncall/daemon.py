@@ -36,6 +36,7 @@ from oncall.config.snapshot import Snapshot
 from oncall.directory import SnapshotDirectory
 from oncall.errors import ConfigError, DeliveryError
 from oncall.escalation.runner import Runner
+from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
 from oncall.incidents.service import IncidentService
 from oncall.intake import Intake, Outcome
@@ -102,9 +103,12 @@ class Daemon:
             build_transport(settings)
         self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
-        self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications)
+        self.checkpoint = checkpoint_from_env()
+        self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications,
+                             checkpoint=self.checkpoint)
         self.inbox = Inbox(self.engine)
-        self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count)
+        self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count,
+                             checkpoint=self.checkpoint)
         self.source_health = SourceHealth(
             {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
         self.http = httpx.Client(timeout=15.0)
@@ -141,6 +145,10 @@ class Daemon:
     def _count(self, outcome: Outcome) -> None:
         self.metrics.tickets_received.labels(outcome.source, outcome.outcome).inc()
 
+    def _accepted(self) -> None:
+        self.checkpoint("accepted")
+        self.kick()
+
     def kick(self) -> None:
         """Wake the worker now; safe from any thread."""
         if self._loop is not None and not self._loop.is_closed():
@@ -150,7 +158,7 @@ class Daemon:
         routes: list[Any] = []
         routes += health_routes(self._ready_checks(), self.metrics, alive=lambda: not self.stopping)
         routes += ticket_routes(InboxSink(self.inbox), self.settings.sources, lambda: self.snapshot.source_mappings,
-                                clock=self.clock.now, on_accepted=self.kick, draining=lambda: self.draining,
+                                clock=self.clock.now, on_accepted=self._accepted, draining=lambda: self.draining,
                                 health=self.source_health)
         token = self.settings.api_token.get_secret_value() if self.settings.api_token else None
         routes += api_routes(self.service, lambda: self.snapshot, api_token=token, clock=self.clock.now)
@@ -158,7 +166,8 @@ class Daemon:
         if tw.configured and tw.auth_token is not None:
             from oncall.notify.inbound import twilio_routes
 
-            inbound = ServiceInbound(self.service, self.engine, self.directory, self.alerts)
+            inbound = ServiceInbound(self.service, self.engine, self.directory, self.alerts,
+                                     checkpoint=self.checkpoint)
             routes += twilio_routes(inbound, auth_token=tw.auth_token.get_secret_value(),
                                     public_url=self.settings.public_url or "", clock=self.clock.now)
         return build_app(routes)

@@ -21,7 +21,8 @@ log = logs.get("oncall.inbound")
 
 class ServiceInbound:
     def __init__(self, service: IncidentService, engine: Engine, directory: Callable[[], SnapshotDirectory],
-                 alerts: AdminAlerts) -> None:
+                 alerts: AdminAlerts, *, checkpoint: Callable[[str], None] = lambda _phase: None) -> None:
+        self.checkpoint = checkpoint
         self.service = service
         self.engine = engine
         self.directory = directory
@@ -52,6 +53,7 @@ class ServiceInbound:
         run = {"acknowledged": self.service.ack, "escalated": self.service.escalate,
                "resolved": self.service.resolve}[action]
         run(inc.id, person_id, now, "sms")
+        self.checkpoint(action)
         return status_line(self._code(person_id, inc.id), action, person_id, self._open_count())
 
     def ack(self, person_id: str, code: int | None, now: datetime) -> str:
@@ -65,6 +67,7 @@ class ServiceInbound:
 
     def ack_all(self, person_id: str, now: datetime) -> str:
         done = self.service.ack_all(person_id, now, "sms")
+        self.checkpoint("acknowledged")
         if not done:
             raise IncidentError("You have no open pages to acknowledge")
         codes = [self._code(person_id, i.id) for i in done]
@@ -81,6 +84,7 @@ class ServiceInbound:
     def ack_page(self, key: str, now: datetime) -> str:
         incident_id, person_id, _ = self._by_key(key)
         self.service.ack(incident_id, person_id, now, "voice")
+        self.checkpoint("acknowledged")
         return f"Incident {incident_id} acknowledged. Thank you."
 
     def escalate_page(self, key: str, now: datetime) -> str:

@@ -47,7 +47,9 @@ class Outcome:
 
 class Intake:
     def __init__(self, inbox: Inbox, service: IncidentService, snapshot: Callable[[], Snapshot],
-                 *, on_outcome: Callable[[Outcome], None] | None = None) -> None:
+                 *, on_outcome: Callable[[Outcome], None] | None = None,
+                 checkpoint: Callable[[str], None] = lambda _phase: None) -> None:
+        self.checkpoint = checkpoint
         self.inbox = inbox
         self.service = service
         self.snapshot = snapshot
@@ -92,6 +94,7 @@ class Intake:
             except OncallError as exc:
                 bound.error("intake.open_failed", error=str(exc))
                 return Outcome(**base, event=event, outcome="error", detail=str(exc), decision=decision)
+            self.checkpoint("incident_opened")
             bound.info("ticket.page", incident_id=inc.id, policy=decision.escalation_policy, rule=decision.rule)
             return Outcome(**base, event=event, outcome="paged", detail=f"rule {decision.rule}",
                            incident_id=inc.id, decision=decision)
