@@ -103,6 +103,8 @@ def check(
     s = settings()
     horizon = timedelta(days=days or s.coverage_horizon_days)
     snapshot, issues = run_check(s.config, now=now_utc(), horizon=horizon)
+    if snapshot is not None:
+        issues += _blocked_phone_warnings(s, snapshot)
     for issue in issues:
         typer.echo(str(issue), err=issue.severity == "error")
     errors = [i for i in issues if i.severity == "error"]
@@ -115,6 +117,35 @@ def check(
         f"{len(snapshot.escalation_policies)} escalation policy(ies)"
         + (f", {len(issues)} warning(s)" if issues else "")
     )
+
+
+def _blocked_phone_warnings(s: Any, snapshot: Any) -> list[Any]:
+    """People who texted STOP (state in the database, if there is one yet)."""
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from oncall.alerts import SMS_BLOCKED
+    from oncall.errors import ConfigIssue
+    from oncall.store.db import make_engine
+    from oncall.store.tables import cursors
+
+    url = make_url(s.database_url)
+    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return []
+    try:
+        engine = make_engine(s.database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(select(cursors.c.name).where(
+                cursors.c.name.startswith(SMS_BLOCKED), cursors.c.value == "1")).all()
+        engine.dispose()
+    except SQLAlchemyError as exc:
+        return [ConfigIssue(file=str(s.database_url), severity="warning",
+                            message=f"could not read blocked phones from the database: {type(exc).__name__}")]
+    return [ConfigIssue(file=f"{s.config}/people", severity="warning",
+                        message=f"person {r.name.removeprefix(SMS_BLOCKED)!r} texted STOP: SMS pages to them are "
+                                "blocked until they text START (they are called instead)")
+            for r in rows if r.name.removeprefix(SMS_BLOCKED) in snapshot.people]
 
 
 @app.command()

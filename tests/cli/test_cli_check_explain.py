@@ -82,7 +82,8 @@ def test_explain_missing_file_and_bad_at(tmp_path: Path) -> None:
 
 
 def test_check_lists_errors_with_file_and_line(tmp_path: Path) -> None:
-    (tmp_path / "desk.yaml").write_text("desks:\n  - id: d\n    timezone: Nowhere/City\n    hours: {mon: '09:00-17:00'}\n")
+    (tmp_path / "desk.yaml").write_text(
+        "desks:\n  - id: d\n    timezone: Nowhere/City\n    hours: {mon: '09:00-17:00'}\n")
     result = runner.invoke(app, ["--config", str(tmp_path), "check"])
     assert 1 == result.exit_code
     assert f"{tmp_path / 'desk.yaml'}:3: error: desks[d].timezone: unknown time zone 'Nowhere/City'" in result.output
@@ -102,3 +103,29 @@ def test_schema_is_json_schema_for_every_section() -> None:
     schema = json.loads(result.stdout)
     assert {"desks", "customers", "rules", "people", "schedules", "overrides", "escalation_policies",
             "entitlement", "response_targets"} <= set(schema["properties"])
+
+
+def test_check_warns_about_people_who_texted_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from oncall.store.db import make_engine, upgrade
+    from oncall.store.inbox import set_cursor
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    set_cursor(engine, "sms_blocked:erin", "1", datetime.now(UTC))
+    set_cursor(engine, "sms_blocked:frank", "0", datetime.now(UTC))
+    engine.dispose()
+    monkeypatch.setenv("ONCALL_DATABASE_URL", url)
+    result = runner.invoke(app, ["--config", str(EXAMPLES / "eastern-emergency"), "check"])
+    assert 0 == result.exit_code, result.output
+    assert "person 'erin' texted STOP" in result.output
+    assert "frank" not in result.output
+
+
+def test_check_without_a_database_yet_does_not_create_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ONCALL_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    result = runner.invoke(app, ["--config", str(EXAMPLES / "eastern-emergency"), "check"])
+    assert 0 == result.exit_code
+    assert not (tmp_path / "none.db").exists()
