@@ -50,10 +50,12 @@ from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
 from oncall.sources.settings import startup_warnings
 from oncall.sources.store_adapters import EngineCursors, InboxSink
 from oncall.sources.web import ticket_routes
+from oncall.sources.writeback import writeback_for
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox, get_cursor, set_cursor
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
+from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
 SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
@@ -113,6 +115,10 @@ class Daemon:
             {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
         self.http = httpx.Client(timeout=15.0)
         self.pollers = self._pollers()
+        self.writeback = WriteBackFeed(
+            self.engine,
+            {name: wb for name, s in settings.sources.items() if (wb := writeback_for(name, s, self.http)) is not None},
+            public=lambda name: settings.sources[name].public_replies)
         self.draining = False
         self.stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -144,6 +150,11 @@ class Daemon:
 
     def _count(self, outcome: Outcome) -> None:
         self.metrics.tickets_received.labels(outcome.source, outcome.outcome).inc()
+        d = outcome.decision
+        if d is not None and not d.page and not d.entitled and not d.business_hours:
+            desk = self.snapshot.desks.get(d.desk)
+            self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
+                                              desk.name or desk.id if desk else d.desk, self.clock.now())
 
     def _accepted(self) -> None:
         self.checkpoint("accepted")
@@ -330,6 +341,9 @@ class Daemon:
                     log.warning("handoff.notice_failed", person=person.id, error=str(exc))
         return sent
 
+    async def _writeback_job(self) -> None:
+        await asyncio.to_thread(self.writeback.run_once, self.clock.now())
+
     async def _monitor_job(self) -> None:
         await asyncio.to_thread(self.monitor)
 
@@ -372,7 +386,7 @@ class Daemon:
             who = (snap.on_call(first, self.clock.now()) or ("PERSON",))[0] if first else "PERSON"
             lines += [
                 "  demo          : in another terminal, file a demo ticket:",
-                "                    make demo-ticket   (or: oncall send-ticket examples/tickets/demo-urgent.json)",
+                "                    make demo-ticket   (or: oncall send-ticket examples/demo-ticket.json)",
                 "                  the page is printed here; then acknowledge it:",
                 f"                    .venv/bin/oncall incidents --open && .venv/bin/oncall ack 1 --as {who}",
             ]
@@ -406,6 +420,8 @@ class Daemon:
         scheduler.add_job(self._check_reload, "interval", seconds=self.settings.reload_check_seconds, id="reload")
         scheduler.add_job(self._monitor_job, "interval", seconds=60, id="monitor", next_run_time=self.clock.now())
         scheduler.add_job(self._handoff_job, "interval", seconds=60, id="handoffs", next_run_time=self.clock.now())
+        if self.writeback.writebacks:
+            scheduler.add_job(self._writeback_job, "interval", seconds=10, id="writeback")
         for name in self.pollers:
             scheduler.add_job(self._poll, "date", args=[name], id=f"poll:{name}", run_date=self.clock.now())
         scheduler.start()

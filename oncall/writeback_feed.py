@@ -1,0 +1,95 @@
+"""Telling the ticket what oncall did: internal notes from the audit log, public replies.
+
+The audit log already records every page, acknowledgement, escalation and exhaustion,
+whichever process caused it (daemon, CLI, API). A cursor in the database remembers the
+last audit row written back, so notes survive restarts and none is posted twice in
+normal operation (a crash mid-batch may repeat at most that batch).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from oncall import logs
+from oncall.rules import Decision
+from oncall.sources.writeback import (
+    Note,
+    WriteBack,
+    acknowledged_note,
+    escalated_note,
+    exhausted_note,
+    page_sent_note,
+    public_reply_note,
+)
+from oncall.store.inbox import get_cursor, set_cursor
+from oncall.store.tables import audit, incidents
+
+log = logs.get("oncall.writeback")
+CURSOR = "writeback:audit"
+
+
+def note_for(row: Any) -> Note | None:
+    """The ticket note an audit row deserves, if any (pure)."""
+    kind, source, ticket, at = row.kind, row.source, row.ticket_id, row.at
+    if kind == "notification" and (row.outcome or "") in ("sent", "delivered", "printed"):
+        return page_sent_note(source, ticket, people=[row.actor], at=at, incident_id=f"#{row.incident_id}")
+    if kind == "acknowledged":
+        return acknowledged_note(source, ticket, by=row.actor, at=at)
+    if kind == "escalated":
+        return escalated_note(source, ticket, people=[row.actor], at=at)
+    if kind == "exhausted":
+        return exhausted_note(source, ticket, at=at)
+    return None
+
+
+def public_reply_text(decision: Decision, desk_name: str) -> str:
+    opens = decision.next_business_open
+    due = f" We aim to respond by {decision.respond_by:%a %d %b %H:%M %Z}." if decision.respond_by else ""
+    return (f"Thank you for your request. It arrived outside the support hours of our {desk_name} desk, "
+            f"and your plan does not include after-hours help, so it will be handled when the desk opens "
+            f"on {opens:%a %d %b %H:%M %Z}.{due}")
+
+
+class WriteBackFeed:
+    def __init__(self, engine: Engine, writebacks: Mapping[str, WriteBack], *,
+                 public: Callable[[str], bool] = lambda _s: False) -> None:
+        self.engine = engine
+        self.writebacks = writebacks
+        self.public = public
+        self.pending: deque[Note] = deque()
+
+    def queue_public_reply(self, source: str, ticket_id: str, decision: Decision, desk_name: str,
+                           at: datetime) -> bool:
+        """For a customer not entitled to after-hours help (off unless the source allows it)."""
+        if source not in self.writebacks or not self.public(source):
+            return False
+        self.pending.append(public_reply_note(source, ticket_id, text=public_reply_text(decision, desk_name), at=at))
+        return True
+
+    def run_once(self, now: datetime, batch: int = 200) -> int:
+        posted = 0
+        while self.pending:
+            queued = self.pending.popleft()
+            posted += bool(self.writebacks[queued.source].post(queued))
+        if not self.writebacks:
+            return posted
+        last = int(get_cursor(self.engine, CURSOR) or 0)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit.c.id, audit.c.incident_id, audit.c.at, audit.c.actor, audit.c.kind, audit.c.outcome,
+                       incidents.c.source, incidents.c.ticket_id)
+                .join(incidents, incidents.c.id == audit.c.incident_id)
+                .where(audit.c.id > last).order_by(audit.c.id).limit(batch)).all()
+        for row in rows:
+            wb = self.writebacks.get(row.source)
+            note = note_for(row) if wb is not None else None
+            if note is not None and wb is not None:
+                posted += bool(wb.post(note))
+        if rows:
+            set_cursor(self.engine, CURSOR, str(rows[-1].id), now)
+        return posted
