@@ -113,6 +113,9 @@ def _redact_exception(
     return event_dict
 
 
+_OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 class _OncallHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler configure() installed, so a second call replaces it."""
 
@@ -163,6 +166,13 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # uvicorn's default log_config gives its loggers their own handlers (propagate=False),
+    # which would print around the redaction: send them to ours. The daemon must also pass
+    # log_config=None to uvicorn.Config, which otherwise reinstalls them when it starts.
+    for name in _OWN_HANDLERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     # Chatty libraries stay at WARNING unless the operator asked for debug output.
     noisy_level = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
     for noisy in ("apscheduler", "twilio.http_client", "httpx", "httpcore", "uvicorn.access"):
