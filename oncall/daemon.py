@@ -25,7 +25,7 @@ from typing import Any, Protocol, TextIO
 import httpx
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from oncall import __version__, logs
@@ -42,7 +42,7 @@ from oncall.incidents.service import IncidentService
 from oncall.intake import Intake, Outcome
 from oncall.metrics import Metrics
 from oncall.notify.base import Channel, Outbound, Transport
-from oncall.notify.composite import build_transport
+from oncall.notify.composite import CountingTransport, build_transport
 from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
 from oncall.sdnotify import Notifier, watchdog_interval
 from oncall.sources.health import SourceHealth
@@ -53,6 +53,7 @@ from oncall.sources.web import ticket_routes
 from oncall.sources.writeback import writeback_for
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox, get_cursor, set_cursor
+from oncall.store.tables import OPEN_STATES, incidents
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
 from oncall.writeback_feed import WriteBackFeed
@@ -101,8 +102,10 @@ class Daemon:
         self.last_reload_error: str | None = None
         self.engine = make_engine(settings.database_url)
         upgrade(self.engine)
-        self.transport, self.transport_name = (transport, type(transport).__name__) if transport else \
+        inner, self.transport_name = (transport, type(transport).__name__) if transport else \
             build_transport(settings)
+        self.transport = CountingTransport(inner, self.metrics.pages_sent, self.metrics.pages_failed)
+        self._acks_seen_until = started
         self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
         self.checkpoint = checkpoint_from_env()
@@ -216,10 +219,6 @@ class Daemon:
         """Process stored tickets, then run the escalation runner (in a worker thread)."""
         self.intake.process_pending(self.clock.now())
         report = self.runner.run_due(self.clock.now())
-        if report.sent:
-            self.metrics.pages_sent.labels("any").inc(report.sent)
-        if report.failed:
-            self.metrics.pages_failed.labels("any").inc(report.failed)
         if report.stepped:
             self.metrics.escalations.inc(report.stepped)
 
@@ -290,7 +289,15 @@ class Daemon:
     def monitor(self) -> None:
         """Self-monitoring: open incidents, silent sources, coverage gaps within 24 h, dead-man's switch."""
         now = self.clock.now()
-        self.metrics.open_incidents.set(len(self.service.list(open_only=True)))
+        with self.engine.connect() as conn:
+            open_count = conn.execute(select(func.count()).select_from(incidents)
+                                      .where(incidents.c.state.in_(OPEN_STATES))).scalar_one()
+            acked = conn.execute(select(incidents.c.created_at, incidents.c.acknowledged_at)
+                                 .where(incidents.c.acknowledged_at > self._acks_seen_until)).all()
+        self.metrics.open_incidents.set(open_count)
+        for created_at, acked_at in acked:
+            self.metrics.time_to_ack.observe((acked_at - created_at).total_seconds())
+            self._acks_seen_until = max(self._acks_seen_until, acked_at)
         for source, since in self.source_health.silent_sources(now):
             self.alerts.alert(f"silent:{source}:{since.isoformat()}",
                               f"ticket source {source} has been silent since {since.isoformat()}", now)

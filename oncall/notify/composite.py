@@ -56,3 +56,29 @@ def build_transport(settings: Any) -> tuple[Transport, str]:
         console = ConsoleTransport()
         return console, "console — pages are PRINTED HERE, not sent (no Twilio credentials)"
     return ChannelRouter(routes), " + ".join(words)
+
+
+class CountingTransport:
+    """Counts pages sent and failed per channel (Prometheus) around another transport."""
+
+    def __init__(self, inner: Transport, sent: Any, failed: Any) -> None:
+        self.inner = inner
+        self.name = getattr(inner, "name", type(inner).__name__)
+        self._sent = sent
+        self._failed = failed
+
+    def channels(self) -> frozenset[Channel]:
+        return self.inner.channels()
+
+    @property
+    def healthy(self) -> bool:
+        return bool(getattr(self.inner, "healthy", True))
+
+    def send(self, message: Outbound) -> SendResult:
+        try:
+            result = self.inner.send(message)
+        except Exception:
+            self._failed.labels(message.channel.value).inc()
+            raise
+        self._sent.labels(message.channel.value).inc()
+        return result
