@@ -99,7 +99,12 @@ class ServiceInbound:
             return None
 
     def set_sms_blocked(self, person_id: str, blocked: bool, now: datetime) -> None:
+        # A second STOP, or a 21610 status callback for a phone already blocked, is the same
+        # episode: alert admins once per block, not once per message (the alert key has `now`).
+        already = self.alerts.sms_blocked(person_id)
         self.alerts.set_sms_blocked(person_id, blocked, now)
+        if blocked and already:
+            return
         if blocked:
             log.critical("sms.blocked_by_person", person=person_id)
             self.alerts.alert(f"stop:{person_id}:{now.isoformat()}",

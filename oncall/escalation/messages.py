@@ -1,13 +1,16 @@
 """Page texts and the storm gate.
 
-The texts are deliberately small functions so the notify package's message
-templates can replace them. SMS texts stay within 160 characters.
+Page texts come from the notify package's templates (GSM-7 aware, one segment where
+they can); a call gets the spoken script instead of the SMS wording.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from oncall.notify.base import Channel
+from oncall.notify.messages import PageSummary, bundle_sms, page_sms, voice_script
 
 SMS_LIMIT = 160
 
@@ -24,34 +27,39 @@ class PageSubject:
     ticket_id: str
 
 
+def _summary(page: PageSubject) -> PageSummary:
+    return PageSummary(code=page.short_code, priority=page.priority, customer=page.customer or "",
+                       subject=page.subject, ticket_id=page.ticket_id)
+
+
+def page_text(page: PageSubject, channel: Channel = Channel.SMS) -> str:
+    """SMS: ``URGENT #3 acme: Production down (ticket T-1001). Reply 3a ack, 3e escalate``
+    (one GSM-7 segment where it can); voice: the script a call reads, with the keys to press."""
+    if channel is Channel.VOICE:
+        return voice_script(page.priority, page.customer or "a customer", page.subject or "no subject",
+                            page.ticket_id)
+    return page_sms(page.short_code, page.priority, page.customer or "", page.subject, page.ticket_id)
+
+
+def bundle_text(pages: list[PageSubject], channel: Channel = Channel.SMS) -> str:
+    """``12 new urgent incidents, oldest #3 acme: Production down. Reply AA to ack all``."""
+    if len(pages) == 1:
+        return page_text(pages[0], channel)
+    ordered = sorted(pages, key=lambda p: p.incident_id)
+    if channel is Channel.VOICE:
+        oldest = ordered[0]
+        return (f"{len(pages)} new incidents. The oldest: "
+                + voice_script(oldest.priority, oldest.customer or "a customer", oldest.subject or "no subject",
+                               oldest.ticket_id))
+    return bundle_sms([_summary(p) for p in ordered])
+
+
 def _fit(head: str, middle: str, tail: str, limit: int = SMS_LIMIT) -> str:
-    """Shorten ``middle`` (the free text) so the whole message fits ``limit``."""
+    """Shorten ``middle`` (the free text) so the whole message fits ``limit`` (GSM-7 safe)."""
     room = limit - len(head) - len(tail)
     if len(middle) > room:
-        middle = middle[: max(room - 1, 0)].rstrip() + "…"
+        middle = middle[: max(room - 3, 0)].rstrip() + "..."
     return head + middle + tail
-
-
-def page_text(page: PageSubject) -> str:
-    """``URGENT #3 acme: Production down (ticket T-1001). Reply 3a ack, 3e escalate``."""
-    who = f" {page.customer}" if page.customer else ""
-    head = f"{page.priority.upper()} #{page.short_code}{who}: "
-    tail = (f" (ticket {page.ticket_id[:30]}). "
-            f"Reply {page.short_code}a ack, {page.short_code}e escalate")
-    return _fit(head, " ".join(page.subject.split()) or "(no subject)", tail)
-
-
-def bundle_text(pages: list[PageSubject]) -> str:
-    """``12 new urgent incidents, oldest #3 acme: Production down. Reply ACK ALL``."""
-    if len(pages) == 1:
-        return page_text(pages[0])
-    oldest = min(pages, key=lambda p: p.incident_id)
-    words = {p.priority for p in pages}
-    kind = f"{words.pop()} " if len(words) == 1 else ""
-    who = f" {oldest.customer}" if oldest.customer else ""
-    head = f"{len(pages)} new {kind}incidents, oldest #{oldest.short_code}{who}: "
-    tail = ". Reply ACK ALL, or e.g. " f"{oldest.short_code}a for one"
-    return _fit(head, " ".join(oldest.subject.split()) or "(no subject)", tail)
 
 
 def alert_text(note: str, page: PageSubject) -> str:

@@ -204,7 +204,7 @@ class Runner:
         """Drop rows whose incident no longer needs them, write the message body."""
         rows = conn.execute(
             select(notifications.c.id, notifications.c.purpose, notifications.c.body,
-                   notifications.c.short_code, incidents.c.id.label("iid"),
+                   notifications.c.short_code, notifications.c.channel, incidents.c.id.label("iid"),
                    incidents.c.state, incidents.c.priority, incidents.c.customer,
                    incidents.c.subject, incidents.c.ticket_id)
             .join(incidents, incidents.c.id == notifications.c.incident_id)
@@ -225,7 +225,7 @@ class Runner:
         if len(live) == 1 and first.purpose != "page":
             body = alert_text(first.body or first.purpose, pages[0])
         else:
-            body = bundle_text(pages)
+            body = bundle_text(pages, Channel(first.channel))
         conn.execute(update(notifications).where(notifications.c.message_key == key)
                      .values(body=body))
         return True

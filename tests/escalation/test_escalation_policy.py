@@ -18,6 +18,7 @@ from oncall.escalation.policy import (
     policy_schedule_ids,
 )
 from oncall.notify.base import Channel
+from oncall.notify.messages import gsm7_segments
 
 EXAMPLE = """
 escalation_policies:
@@ -112,4 +113,15 @@ def test_page_texts_fit_an_sms() -> None:
     assert text.startswith("URGENT #3 acme: Production down")
     assert text.endswith("(ticket T-1001). Reply 3a ack, 3e escalate")
     many = bundle_text([page] * 12)
-    assert len(many) <= 160 and many.startswith("12 new urgent incidents, oldest #3 acme:")
+    assert len(many) <= 160 and many.startswith("12 new urgent incidents, oldest #3: acme Production down")
+    assert many.endswith("Reply AA to ack all")
+    assert 1 == gsm7_segments(text) == gsm7_segments(many)
+
+
+def test_a_call_reads_the_spoken_script_not_the_sms_wording() -> None:
+    page = PageSubject(incident_id=7, short_code=1, priority="urgent", customer="Acme",
+                       subject="production down", ticket_id="T-1")
+    spoken = page_text(page, Channel.VOICE)
+    assert spoken.startswith("Urgent ticket from Acme: production down.")
+    assert "Press 4 to acknowledge, 5 to escalate, star to repeat" in spoken
+    assert "Reply" not in spoken
