@@ -146,7 +146,7 @@ def test_storm_bundles_sms_per_person_and_ack_all_works(p: Paging) -> None:
     bundle = p.transport.sent[1]
     assert tuple(ids[1:]) == bundle.incident_ids
     assert bundle.text.startswith("11 new urgent incidents, oldest #2: acme Outage 1")
-    assert "ACK ALL" in bundle.text and len(bundle.text) <= 160
+    assert "ack all" in bundle.text.lower() and len(bundle.text) <= 160
     done = p.service.ack_all("ann", T0 + 3 * MIN)
     assert sorted(ids) == sorted(i.id for i in done)
     assert [] == [i for i in p.service.list(open_only=True) if i.state.value == "triggered"]
