@@ -34,7 +34,7 @@ from oncall.config.loader import digest, load
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
 from oncall.directory import SnapshotDirectory
-from oncall.errors import ConfigError, DeliveryError
+from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from oncall.escalation.runner import Runner
 from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
@@ -59,6 +59,7 @@ from oncall.web.app import build_app, health_routes
 from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
+SMS_UNSUBSCRIBED = 21610
 SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
 
 
@@ -104,7 +105,8 @@ class Daemon:
         upgrade(self.engine)
         inner, self.transport_name = (transport, type(transport).__name__) if transport else \
             build_transport(settings)
-        self.transport = CountingTransport(inner, self.metrics.pages_sent, self.metrics.pages_failed)
+        self.transport = CountingTransport(inner, self.metrics.pages_sent, self.metrics.pages_failed,
+                                           on_permanent=self._permanent_failure)
         self._acks_seen_until = started
         self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
@@ -158,6 +160,17 @@ class Daemon:
             desk = self.snapshot.desks.get(d.desk)
             self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
                                               desk.name or desk.id if desk else d.desk, self.clock.now())
+
+    def _permanent_failure(self, message: Outbound, exc: PermanentDeliveryError) -> None:
+        """Twilio 21610 at send time: the person texted STOP. Remember it, so the next page
+        goes by voice at once instead of failing on SMS first, and tell the admins."""
+        if message.channel is Channel.SMS and exc.code == SMS_UNSUBSCRIBED and \
+                not self.alerts.sms_blocked(message.person_id):
+            now = self.clock.now()
+            self.alerts.set_sms_blocked(message.person_id, True, now)
+            self.alerts.alert(f"stop:{message.person_id}:{now.isoformat()}",
+                              f"SMS to {message.person_id} is refused by the carrier (they texted STOP); "
+                              "they are called instead until they text START.", now)
 
     def _accepted(self) -> None:
         self.checkpoint("accepted")

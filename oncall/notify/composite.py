@@ -6,6 +6,7 @@ without Twilio credentials every page is printed by the console transport.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from oncall.errors import PermanentDeliveryError
@@ -61,8 +62,10 @@ def build_transport(settings: Any) -> tuple[Transport, str]:
 class CountingTransport:
     """Counts pages sent and failed per channel (Prometheus) around another transport."""
 
-    def __init__(self, inner: Transport, sent: Any, failed: Any) -> None:
+    def __init__(self, inner: Transport, sent: Any, failed: Any,
+                 on_permanent: Callable[[Outbound, PermanentDeliveryError], None] | None = None) -> None:
         self.inner = inner
+        self.on_permanent = on_permanent
         self.name = getattr(inner, "name", type(inner).__name__)
         self._sent = sent
         self._failed = failed
@@ -77,6 +80,11 @@ class CountingTransport:
     def send(self, message: Outbound) -> SendResult:
         try:
             result = self.inner.send(message)
+        except PermanentDeliveryError as exc:
+            self._failed.labels(message.channel.value).inc()
+            if self.on_permanent is not None:
+                self.on_permanent(message, exc)
+            raise
         except Exception:
             self._failed.labels(message.channel.value).inc()
             raise

@@ -199,3 +199,24 @@ def test_blocked_person_survives_a_restart(make_rig: MakeRig) -> None:
     again = make_rig(twilio=TWILIO, public_url=PUBLIC)
     assert again.daemon.alerts.sms_blocked(who)
     assert f"{who} texted STOP" in again.daemon.banner()
+
+
+def test_unsubscribed_at_send_time_blocks_sms_for_the_next_page(rig: Rig) -> None:
+    """Twilio refusing an SMS with 21610 at send time marks the person blocked: the same
+    page fails over to voice, the admins hear of it once, and the next page goes by voice first."""
+    from oncall.errors import PermanentDeliveryError
+
+    who = rig.on_call()
+    rig.transport.fail = lambda m: (PermanentDeliveryError("unsubscribed", code=21610)
+                                    if m.channel is Channel.SMS and m.person_id == who else None)
+    page(rig, "T-1")
+    assert rig.daemon.alerts.sms_blocked(who)
+    assert Channel.VOICE == rig.to(who)[-1].channel
+    assert 1 == len([m for m in rig.to("gina") if "refused by the carrier" in m.text])
+    sent_before = len(rig.to(who))
+    rig.file("T-2")
+    rig.work()
+    rig.clock.advance(timedelta(minutes=6))  # past the storm limit for calls to one person
+    rig.work()
+    assert Channel.VOICE == rig.to(who)[sent_before].channel
+    assert all(m.channel is not Channel.SMS for m in rig.to(who)[sent_before:])
