@@ -160,10 +160,12 @@ class FakeTwilio:
             self._next_failures.extend([Failure(status=status, code=code, message=message)] * n)
 
     def fail_number(self, number: str, status: FailureStatus = 400, code: int | None = 21610,
-                    message: str | None = None) -> None:
-        """Fail every request to ``number`` until :meth:`clear_failures`."""
+                    message: str | None = None, *, kinds: tuple[str, ...] = ("Messages",)) -> None:
+        """Fail every request of ``kinds`` ("Messages", "Calls") to ``number`` until
+        :meth:`clear_failures`. By default only SMS: an unsubscribed (21610) number can still be called."""
         with self._cond:
-            self._number_failures[number] = Failure(status=status, code=code, message=message)
+            for kind in kinds:
+                self._number_failures[f"{kind}:{number}"] = Failure(status=status, code=code, message=message)
 
     def clear_failures(self) -> None:
         with self._cond:
@@ -264,10 +266,10 @@ class FakeTwilio:
         return self.post_signed(item.status_callback, params, via=via)
 
     # -- server side -----------------------------------------------------------------------
-    def _failure_for(self, to: str | None) -> Failure | None:
+    def _failure_for(self, to: str | None, kind: str = "Messages") -> Failure | None:
         with self._cond:
-            if to is not None and to in self._number_failures:
-                return self._number_failures[to]
+            if to is not None and f"{kind}:{to}" in self._number_failures:
+                return self._number_failures[f"{kind}:{to}"]
             if self._next_failures:
                 return self._next_failures.pop(0)
         return None
@@ -294,7 +296,7 @@ class FakeTwilio:
         if not self._authorized(match.group(1), auth_header):
             return 401, _error(20003, "Authenticate", 401)
         to = one("To")
-        failure = self._failure_for(to)
+        failure = self._failure_for(to, match.group(2))
         if failure is not None:
             if not isinstance(failure.status, int):
                 return failure.status, {}
