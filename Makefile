@@ -22,7 +22,7 @@ run: $(STAMP) var/demo.env
 ## file the demo ticket with the running daemon (signed with var/demo.env's secret)
 demo-ticket: $(STAMP) var/demo.env
 	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; \
-	  $(BIN)/oncall send-ticket examples/tickets/demo-urgent.json
+	  $(BIN)/oncall send-ticket examples/demo-ticket.json
 
 var/demo.env:
 	@mkdir -p var
