@@ -238,7 +238,7 @@ def send_ticket(
         secret = conf.secret.get_secret_value()
         kind = str(conf.kind_for(source) or "generic")
         if kind == "zendesk":
-            ts = str(int(now_utc().timestamp()))
+            ts = now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")  # Zendesk sends ISO-8601
             headers[signatures.ZENDESK_HEADER] = signatures.sign_zendesk(secret, ts, body)
             headers[signatures.ZENDESK_TIMESTAMP_HEADER] = ts
         elif kind == "freshdesk":
