@@ -43,7 +43,7 @@ class ConsoleTransport:
                 f"PAGE ({message.channel}) to {message.person_id} "
                 f"<{mask_address(message.to)}>  incidents {incidents}  [{provider_id}]",
             ]
-            if message.subject:
+            if message.subject and message.channel is Channel.EMAIL:
                 lines.append(f"Subject: {message.subject}")
             lines += [message.text, _RULE]
             stream.write("\n".join(lines) + "\n")
