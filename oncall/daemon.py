@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,7 @@ class Daemon:
                                        horizon=timedelta(days=settings.coverage_horizon_days))
         self.config_digest = self.snapshot.digest
         self.last_reload_error: str | None = None
+        self._reload_lock = threading.Lock()
         self.engine = make_engine(settings.database_url)
         upgrade(self.engine)
         inner, self.transport_name = (transport, type(transport).__name__) if transport else \
@@ -278,6 +280,10 @@ class Daemon:
 
     def reload(self, why: str) -> bool:
         """Build a new snapshot; swap it in atomically, or keep the running one."""
+        with self._reload_lock:  # SIGHUP and the file watcher may both ask at once
+            return self._reload(why)
+
+    def _reload(self, why: str) -> bool:
         now = self.clock.now()
         new_digest = digest(self.settings.config)
         try:
