@@ -61,6 +61,7 @@ class Customer(Model):
     contract: Contract | None = None  # None: no agreement on file
     desk: str | None = None
     contacts: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
+    max_contacts: int | None = Field(default=None, ge=1)  # this customer's limit (else the policy's)
     domains: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
 
     @field_validator("contacts")
@@ -230,11 +231,12 @@ def check_customers(
                 path=("customers", i, "desk"),
                 message=f"customer {c.id!r}: unknown desk {c.desk!r} (known: {', '.join(sorted(desk_ids)) or 'none'})",
             ))
-        if policy.max_contacts is not None and len(c.contacts) > policy.max_contacts:
+        limit = c.max_contacts if c.max_contacts is not None else policy.max_contacts
+        if limit is not None and len(c.contacts) > limit:
             findings.append(Finding(
                 path=("customers", i, "contacts"),
                 message=f"customer {c.id!r} has {len(c.contacts)} authorised contacts; at most "
-                        f"{policy.max_contacts} are allowed",
+                        f"{limit} are allowed",
             ))
         for j, contact in enumerate(c.contacts):
             local = contact.partition("@")[0]
