@@ -153,7 +153,8 @@ def test_every_example_has_someone_to_page_for_a_whole_year(name: str) -> None:
 
 def test_a_customer_may_have_its_own_contact_limit(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", DESK + "entitlement: {max_contacts: 4}\n")
-    write(tmp_path, "b.yaml", "customers:\n  - id: acme\n    max_contacts: 1\n    contacts: [a@x.example, b@x.example]\n"
-                              "  - id: big\n    contacts: [a@y.example, b@y.example, c@y.example]\n")
+    write(tmp_path, "b.yaml",
+          "customers:\n  - id: acme\n    max_contacts: 1\n    contacts: [a@x.example, b@x.example]\n"
+          "  - id: big\n    contacts: [a@y.example, b@y.example, c@y.example]\n")
     [msg] = messages(tmp_path)
     assert "customer 'acme' has 2 authorised contacts; at most 1 are allowed" in msg
