@@ -49,7 +49,7 @@ from oncall.sdnotify import Notifier, watchdog_interval
 from oncall.sources.health import SourceHealth
 from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
 from oncall.sources.settings import startup_warnings
-from oncall.sources.store_adapters import EngineCursors, InboxSink
+from oncall.sources.store_adapters import EngineCursors, GroupCommitSink
 from oncall.sources.web import ticket_routes
 from oncall.sources.writeback import writeback_for
 from oncall.store.db import make_engine, upgrade
@@ -61,6 +61,7 @@ from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
 SMS_UNSUBSCRIBED = 21610
+INTAKE_BATCH = 25  # stored tickets processed between two runs of the escalation runner
 SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
 
 
@@ -116,6 +117,7 @@ class Daemon:
         self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications,
                              checkpoint=self.checkpoint)
         self.inbox = Inbox(self.engine)
+        self.sink = GroupCommitSink(self.inbox)
         self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count,
                              checkpoint=self.checkpoint)
         self.source_health = SourceHealth(
@@ -147,7 +149,7 @@ class Daemon:
             cls = {"zendesk": ZendeskPoller, "freshdesk": FreshdeskPoller}.get(str(s.kind_for(name)))
             if cls is None:
                 continue
-            found[name] = cls(source=name, settings=s, client=self.http, sink=InboxSink(self.inbox),
+            found[name] = cls(source=name, settings=s, client=self.http, sink=self.sink,
                               cursors=EngineCursors(self.engine), health=self.source_health,
                               mapping=self._mapping_for(name))
         return found
@@ -186,7 +188,7 @@ class Daemon:
     def build_app(self) -> Any:
         routes: list[Any] = []
         routes += health_routes(self._ready_checks(), self.metrics, alive=lambda: not self.stopping)
-        routes += ticket_routes(InboxSink(self.inbox), self.settings.sources, lambda: self.snapshot.source_mappings,
+        routes += ticket_routes(self.sink, self.settings.sources, lambda: self.snapshot.source_mappings,
                                 clock=self.clock.now, on_accepted=self._accepted, draining=lambda: self.draining,
                                 health=self.source_health)
         token = self.settings.api_token.get_secret_value() if self.settings.api_token else None
@@ -231,11 +233,15 @@ class Daemon:
     # ---- the worker ------------------------------------------------------------------
 
     def work_once(self) -> None:
-        """Process stored tickets, then run the escalation runner (in a worker thread)."""
-        self.intake.process_pending(self.clock.now())
-        report = self.runner.run_due(self.clock.now())
-        if report.stepped:
-            self.metrics.escalations.inc(report.stepped)
+        """Process stored tickets in batches, running the escalation runner after each batch
+        (in a worker thread), so a burst of tickets does not hold back the first pages."""
+        while True:
+            batch = self.intake.process_batch(self.clock.now(), INTAKE_BATCH)
+            report = self.runner.run_due(self.clock.now())
+            if report.stepped:
+                self.metrics.escalations.inc(report.stepped)
+            if len(batch) < INTAKE_BATCH:
+                return
 
     async def _worker(self) -> None:
         while not self._stop.is_set():

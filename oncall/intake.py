@@ -58,22 +58,36 @@ class Intake:
     def process_pending(self, now: datetime, limit: int = 200) -> list[Outcome]:
         """Process every stored, unprocessed event (oldest first)."""
         done: list[Outcome] = []
-        while True:
-            items = self.inbox.unprocessed(limit)
-            if not items:
-                return done
-            for item in items:
-                outcome = self.process(item, now)
-                self.inbox.mark_processed(item.id, f"{outcome.outcome}: {outcome.detail}"[:1000], now)
-                done.append(outcome)
-                self.on_outcome(outcome)
+        while batch := self.process_batch(now, limit):
+            done += batch
+        return done
 
-    def process(self, item: InboxItem, now: datetime) -> Outcome:
+    def process_batch(self, now: datetime, limit: int = 50) -> list[Outcome]:
+        """Process at most ``limit`` stored events (oldest first); empty when none is left.
+
+        The daemon alternates batches with the escalation runner, so pages go out while a
+        burst of tickets is still arriving instead of after it."""
+        done: list[Outcome] = []
+        # Events of this batch are marked processed together at its end (one transaction);
+        # until then a later event of the same ticket compares with the earlier one here.
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in self.inbox.unprocessed(limit):
+            outcome = self.process(item, now, previous_json=seen.get((item.source, item.ticket_id)))
+            if outcome.outcome != "invalid":
+                seen[(item.source, item.ticket_id)] = item.ticket_json
+            done.append(outcome)
+        self.inbox.mark_many([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
+        for outcome in done:
+            self.on_outcome(outcome)
+        return done
+
+    def process(self, item: InboxItem, now: datetime, *, previous_json: dict[str, Any] | None = None) -> Outcome:
         base: dict[str, Any] = {"item_id": item.id, "source": item.source, "ticket_id": item.ticket_id}
         try:
             ticket = parse_ticket(item.ticket_json)
             previous = TicketState.from_json(
-                self.inbox.last_ticket_state(item.source, item.ticket_id, before_id=item.id))
+                previous_json if previous_json is not None
+                else self.inbox.last_ticket_state(item.source, item.ticket_id, before_id=item.id))
         except OncallError as exc:  # stored by an older version, or edited by hand
             return Outcome(**base, event="invalid", outcome="invalid", detail=str(exc))
         event = classify(previous, ticket)

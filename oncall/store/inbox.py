@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from oncall.store.tables import cursors, ticket_events
@@ -59,6 +59,29 @@ class Inbox:
                     ticket_events.c.event_key == event_key))).scalar_one()
             return int(old), False
 
+    def receive_many(self, events: list[tuple[str, str, dict[str, Any], datetime]]) -> list[bool]:
+        """Store several ticket events in one transaction (group commit); for each, True when
+        it is new, False for a repeat (already stored, or earlier in the same list)."""
+        keys = {(src, key) for src, key, _, _ in events}
+        with self.engine.begin() as conn:
+            existing: set[tuple[str, str]] = set()
+            for src in {src for src, _ in keys}:
+                wanted = [key for s2, key in keys if s2 == src]
+                existing |= {(src, k) for (k,) in conn.execute(select(ticket_events.c.event_key).where(and_(
+                    ticket_events.c.source == src, ticket_events.c.event_key.in_(wanted))))}
+            fresh: list[bool] = []
+            rows: list[dict[str, Any]] = []
+            for src, key, ticket_json, received_at in events:
+                new = (src, key) not in existing
+                fresh.append(new)
+                if new:
+                    existing.add((src, key))
+                    rows.append({"source": src, "ticket_id": str(ticket_json.get("id", "")), "event_key": key,
+                                 "received_at": received_at, "ticket_json": ticket_json})
+            if rows:
+                conn.execute(insert(ticket_events), rows)
+        return fresh
+
     def unprocessed(self, limit: int = 100) -> list[InboxItem]:
         """Oldest first."""
         with self.engine.connect() as conn:
@@ -67,9 +90,16 @@ class Inbox:
             return [_item(r) for r in rows]
 
     def mark_processed(self, item_id: int, outcome: str, at: datetime) -> None:
+        self.mark_many([(item_id, outcome)], at)
+
+    def mark_many(self, outcomes: list[tuple[int, str]], at: datetime) -> None:
+        """Mark several events processed in one transaction."""
+        if not outcomes:
+            return
         with self.engine.begin() as conn:
-            conn.execute(update(ticket_events).where(ticket_events.c.id == item_id).values(
-                processed_at=at, outcome=outcome))
+            conn.execute(update(ticket_events).where(ticket_events.c.id == bindparam("item_id")).values(
+                processed_at=at, outcome=bindparam("item_outcome")),
+                [{"item_id": i, "item_outcome": o} for i, o in outcomes])
 
     def last_ticket_state(self, source: str, ticket_id: str, *,
                           before_id: int | None = None) -> dict[str, Any] | None:

@@ -189,3 +189,24 @@ def test_escalates_to_voice_when_nobody_acknowledges(rig: Rig) -> None:
     rig.clock.advance(timedelta(minutes=5))
     rig.work()
     assert [Channel.SMS, Channel.VOICE] == [m.channel for m in rig.to(rig.on_call())]
+
+
+def test_events_of_one_ticket_in_one_batch_are_compared_in_order(rig: Rig) -> None:
+    """Created then solved, stored before the worker runs: the second event sees the first
+    (same batch) and cancels the incident before anything is sent."""
+    rig.file("T-9", updated=SATURDAY_NIGHT)
+    rig.file("T-9", status="solved", updated=SATURDAY_NIGHT + timedelta(minutes=1))
+    rig.work()
+    [inc] = rig.daemon.service.list()
+    assert "cancelled" == inc.state.value
+    assert [] == rig.transport.sent
+
+
+def test_a_burst_larger_than_a_batch_pages_every_ticket(rig: Rig) -> None:
+    from oncall.daemon import INTAKE_BATCH
+
+    for n in range(INTAKE_BATCH * 2 + 3):
+        rig.file(f"B-{n}")
+    rig.work()
+    assert INTAKE_BATCH * 2 + 3 == len(rig.daemon.service.list(open_only=True))
+    assert [] == rig.daemon.inbox.unprocessed(10)
