@@ -70,9 +70,13 @@ class Intake:
         done: list[Outcome] = []
         # Events of this batch are marked processed together at its end (one transaction);
         # until then a later event of the same ticket compares with the earlier one here.
-        seen: dict[tuple[str, str], dict[str, Any]] = {}
-        for item in self.inbox.unprocessed(limit):
-            outcome = self.process(item, now, previous_json=seen.get((item.source, item.ticket_id)))
+        items = self.inbox.unprocessed(limit)
+        if not items:
+            return done
+        seen = self.inbox.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id)
+        for item in items:
+            outcome = self.process(item, now, previous_json=seen.get((item.source, item.ticket_id)),
+                                   previous_known=True)
             if outcome.outcome != "invalid":
                 seen[(item.source, item.ticket_id)] = item.ticket_json
             done.append(outcome)
@@ -81,12 +85,15 @@ class Intake:
             self.on_outcome(outcome)
         return done
 
-    def process(self, item: InboxItem, now: datetime, *, previous_json: dict[str, Any] | None = None) -> Outcome:
+    def process(self, item: InboxItem, now: datetime, *, previous_json: dict[str, Any] | None = None,
+                previous_known: bool = False) -> Outcome:
+        """Process one stored event. ``previous_json`` is the ticket's last processed version
+        when the caller already looked it up (``previous_known``)."""
         base: dict[str, Any] = {"item_id": item.id, "source": item.source, "ticket_id": item.ticket_id}
         try:
             ticket = parse_ticket(item.ticket_json)
             previous = TicketState.from_json(
-                previous_json if previous_json is not None
+                previous_json if previous_known
                 else self.inbox.last_ticket_state(item.source, item.ticket_id, before_id=item.id))
         except OncallError as exc:  # stored by an older version, or edited by hand
             return Outcome(**base, event="invalid", outcome="invalid", detail=str(exc))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from oncall.store.tables import cursors, ticket_events
@@ -114,6 +114,22 @@ class Inbox:
         with self.engine.connect() as conn:
             found = conn.execute(query.order_by(ticket_events.c.id.desc()).limit(1)).first()
         return dict(found.ticket_json) if found else None
+
+
+    def last_states(self, tickets: set[tuple[str, str]], *, before_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """:meth:`last_ticket_state` for many tickets in one query (a batch of the intake)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        if not tickets:
+            return found
+        latest = (select(func.max(ticket_events.c.id)).where(and_(
+            ticket_events.c.processed_at.is_not(None), ticket_events.c.id < before_id,
+            tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets))))
+            .group_by(ticket_events.c.source, ticket_events.c.ticket_id))
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(ticket_events.c.source, ticket_events.c.ticket_id,
+                                           ticket_events.c.ticket_json).where(ticket_events.c.id.in_(latest))):
+                found[(row.source, row.ticket_id)] = dict(row.ticket_json)
+        return found
 
 
 def get_cursor(engine: Engine, name: str) -> str | None:

@@ -63,6 +63,19 @@ def test_last_ticket_state_is_the_latest_processed_event(db: Engine) -> None:
     assert inbox.last_ticket_state("generic", "other") is None
 
 
+def test_last_states_for_a_batch_in_one_query(db: Engine) -> None:
+    inbox = Inbox(db)
+    assert [True, True, True, False] == inbox.receive_many([
+        ("generic", "a", {"id": "T", "priority": "high"}, T0), ("generic", "b", {"id": "T", "priority": "urgent"}, T0),
+        ("zendesk", "c", {"id": "T", "priority": "low"}, T0), ("generic", "a", {"id": "T"}, T0)])
+    a, b, c = inbox.unprocessed(10)
+    inbox.mark_many([(a.id, "x"), (c.id, "y")], T0)
+    d, _ = inbox.receive("generic", "d", {"id": "U"}, T0)
+    found = inbox.last_states({("generic", "T"), ("zendesk", "T"), ("generic", "U")}, before_id=b.id)
+    assert {("generic", "T"): "high", ("zendesk", "T"): "low"} == {k: v["priority"] for k, v in found.items()}
+    assert {} == inbox.last_states(set(), before_id=d)
+
+
 def test_cursor_set_get_replace(db: Engine) -> None:
     assert get_cursor(db, "zendesk") is None
     set_cursor(db, "zendesk", "abc", T0)
