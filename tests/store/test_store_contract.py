@@ -71,8 +71,10 @@ def test_last_states_for_a_batch_in_one_query(db: Engine) -> None:
     a, b, c = inbox.unprocessed(10)
     inbox.mark_many([(a.id, "x"), (c.id, "y")], T0)
     d, _ = inbox.receive("generic", "d", {"id": "U"}, T0)
-    found = inbox.last_states({("generic", "T"), ("zendesk", "T"), ("generic", "U")}, before_id=b.id)
+    found = inbox.last_states({("generic", "T"), ("zendesk", "T"), ("generic", "U")}, before_id=d)
     assert {("generic", "T"): "high", ("zendesk", "T"): "low"} == {k: v["priority"] for k, v in found.items()}
+    earlier = inbox.last_states({("generic", "T"), ("zendesk", "T")}, before_id=b.id)
+    assert {("generic", "T"): "high"} == {k: v["priority"] for k, v in earlier.items()}
     assert {} == inbox.last_states(set(), before_id=d)
 
 
