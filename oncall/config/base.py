@@ -67,14 +67,18 @@ def _timedelta(seconds: float, value: object) -> timedelta:
 
 
 def format_duration(td: timedelta) -> str:
-    total = int(td.total_seconds())
-    if total == 0:
+    """The inverse of :func:`parse_duration`, exact to the microsecond (policies are stored
+    with incidents as JSON, so a lossy form would change their delays)."""
+    whole, micros = divmod(td // timedelta(microseconds=1), 1_000_000)
+    if whole == 0 and micros == 0:
         return "0s"
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        n, total = divmod(total, size)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, whole = divmod(whole, size)
         if n:
             parts.append(f"{n}{unit}")
+    if whole or micros:
+        parts.append(f"{whole}.{micros:06d}".rstrip("0").rstrip(".") + "s")
     return "".join(parts)
 
 

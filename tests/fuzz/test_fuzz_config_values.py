@@ -100,3 +100,10 @@ def test_parse_aware_refuses_naive(naive: datetime) -> None:
 @given(st.one_of(anything, iso_text))
 def test_parse_date(value: Any) -> None:
     _value_or_value_error(parse_date, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=3650)))
+def test_duration_text_round_trips_exactly(td: timedelta) -> None:
+    """Policies are stored as JSON with their incidents: formatting must not lose a delay."""
+    assert td == parse_duration(format_duration(td))
