@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,7 @@ from oncall.notify.base import Channel, Outbound, Transport
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
+SENDERS = 8  # messages handed to the transport at the same time
 MAX_PASSES = 5  # failovers produce new due work; a few passes settle it
 SMS_BLOCKED_CODE = 21610
 
@@ -75,6 +77,8 @@ class Runner:
         self.batch = batch
         self.checkpoint = checkpoint  # crash tests kill the process at these points
         self._lock = threading.Lock()
+        self._settle_lock = threading.Lock()  # report counters and settlements, one at a time
+        self._senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="oncall-send")
         self._recovered = False
         self._policies: dict[str, EscalationPolicy] = {}
 
@@ -89,8 +93,13 @@ class Runner:
             for _ in range(MAX_PASSES):
                 keys = self._step_due(now, report)
                 keys += self._release_held(now)
-                for key in keys:
-                    self._send(key, now, report)
+                if len(keys) > 1:
+                    # Concurrently: one slow or retrying provider call must not hold back
+                    # every other person's page. Each message keeps its own ledger protocol.
+                    list(self._senders.map(lambda k: self._send(k, now, report), keys))
+                else:
+                    for key in keys:
+                        self._send(key, now, report)
                 if not keys and not self._has_due(now):
                     break
         return report
@@ -254,7 +263,7 @@ class Runner:
         except DeliveryError as exc:
             error = exc
         self.checkpoint("after_send")
-        with self.engine.begin() as conn:
+        with self._settle_lock, self.engine.begin() as conn:
             self._settle(conn, rows, provider_id, error, now, report)
         self.checkpoint("settled")
 

@@ -238,3 +238,30 @@ def test_short_codes_are_the_smallest_free_per_person(p: Paging) -> None:
     c = p.service.open_or_update(ticket(3), "primary", T0 + 6 * MIN)
     p.runner.run_due(T0 + 6 * MIN)
     assert "#1 " in p.transport.sent[-1].text and c.id == p.transport.sent[-1].incident_ids[0]
+
+
+def test_a_slow_provider_call_does_not_hold_back_other_pages(p: Paging) -> None:
+    """Two people paged in one step: while the call to ann hangs (a provider timing out),
+    bob's page is still handed over."""
+    import threading
+
+    p.directory.on_call_map = {"primary": ("ann", "bob")}
+    ann_gate, bob_sent = threading.Event(), threading.Event()
+
+    def slow_for_ann(message: object) -> None:
+        if getattr(message, "person_id", None) == "ann":
+            ann_gate.wait(10)
+        else:
+            bob_sent.set()
+        return None
+
+    p.transport.fail = slow_for_ann  # type: ignore[assignment]
+    p.service.open_or_update(ticket(), "primary", T0)
+    worker = threading.Thread(target=p.runner.run_due, args=(T0,))
+    worker.start()
+    try:
+        assert bob_sent.wait(10), "bob's page waited for ann's hanging call"
+    finally:
+        ann_gate.set()
+        worker.join(10)
+    assert {"ann", "bob"} == {m.person_id for m in p.transport.sent}
