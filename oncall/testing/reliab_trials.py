@@ -203,14 +203,15 @@ def _check_window(trial: Trial, ledger: Ledger, sent: Counter[str], answered: se
             trial.problems.append("killed at 'incident_opened' but no incident with an "
                                   "unprocessed event")
     elif trial.phase in ("before_send", "after_send"):
-        # Sends are sequential: the crash caught one message (at Twilio or not yet);
-        # later messages of the same pass are still pending and unsent.
+        # Messages are handed over concurrently (several per pass), so at the kill each
+        # pending message is at Twilio at most once; the one the kill caught is not there yet
+        # (before_send) or is there exactly once (after_send).
         counts = Counter(sent.get(k, 0) for k in {r.message_key or "" for r in pending})
-        expected = Counter({0: sum(counts.values())}) if trial.phase == "before_send" else \
-            Counter({1: 1, 0: sum(counts.values()) - 1})
-        if not pending or +counts != +expected:
+        caught = 0 if trial.phase == "before_send" else 1
+        if not pending or counts[caught] < 1 or any(n > 1 for n in counts):
             trial.problems.append(f"killed at {trial.phase!r}: pending messages reached Twilio "
-                                  f"{dict(counts)} times, expected {dict(+expected)}")
+                                  f"{dict(counts)} times; expected each at most once and one "
+                                  f"{caught} times")
     elif trial.phase == "acknowledged":
         if not any(i.state == "acknowledged" for i in ledger.incidents):
             trial.problems.append("killed at 'acknowledged' but nothing is acknowledged")
@@ -223,7 +224,9 @@ def _check_resends(trial: Trial, ledger: Ledger, sent: Counter[str]) -> list[str
         if r.status != UNKNOWN:
             continue
         n = delivered(ledger, sent, r)
-        allowed = (1,) if trial.phase == "before_send" else (1, 2)
+        # Sends run concurrently, so even a kill "before_send" can catch other messages
+        # already at Twilio: each unknown row is delivered once or twice, never more.
+        allowed = (1, 2)
         if any(i.id == r.incident_id and i.state != "triggered" for i in ledger.incidents):
             allowed = (0, 1)  # acknowledged meanwhile: not resent, by design
         if n not in allowed:
