@@ -24,6 +24,7 @@ from oncall.errors import ScheduleError
 from oncall.schedules.models import WEEKDAYS, Layer
 
 _DAY = timedelta(days=1)
+_DAY_CACHE = 4096  # days of restriction windows remembered per layer
 
 
 def require_aware(t: datetime, what: str = "instant") -> None:
@@ -104,6 +105,7 @@ class Mask:
         self.always = not layer.restrictions
         # weekday -> [(from, to, days later that `to` falls)]
         self.by_weekday: dict[int, list[tuple[time, time, int]]] = {i: [] for i in range(7)}
+        self._days: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
         for r in layer.restrictions:
             if r.from_ == r.to or r.from_ == time.max:
                 continue  # can never match; reported by checks
@@ -114,10 +116,18 @@ class Mask:
             for day in dict.fromkeys(r.days):
                 self.by_weekday[WEEKDAYS.index(day)].append((r.from_, to, later))
 
-    def _windows_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
-        for start, end, later in self.by_weekday[day.weekday()]:
-            yield (wall_to_instant(datetime.combine(day, start), self.tz),
-                   wall_to_instant(datetime.combine(day + later * _DAY, end), self.tz))
+    def _windows_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        # A day's windows never change: remember them (bounded), since shifts() and the
+        # coverage check ask about the same days again and again.
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) > _DAY_CACHE:
+                self._days.clear()
+            found = self._days[day] = tuple(
+                (wall_to_instant(datetime.combine(day, start), self.tz),
+                 wall_to_instant(datetime.combine(day + later * _DAY, end), self.tz))
+                for start, end, later in self.by_weekday[day.weekday()])
+        return found
 
     def covers(self, t: datetime) -> bool:
         if self.always:
