@@ -33,10 +33,10 @@ from typing import Any
 
 from oncall.errors import TicketError
 from oncall.sources.interfaces import ParsedEvent
-from oncall.sources.mapping import VendorFacts, mapped_enum, mapped_fields
-from oncall.sources.payload import build_ticket, load_json, obj, parsed, strings, text, timestamp
+from oncall.sources.mapping import VendorFacts, mapped_enum
+from oncall.sources.payload import load_json, obj, parsed, strings, text, timestamp
 from oncall.sources.settings import SourceMapping, default_mapping
-from oncall.sources.zendesk import custom_field_values
+from oncall.sources.zendesk import custom_field_values, vendor_ticket
 from oncall.tickets import Priority, Ticket, parse_priority, parse_status
 
 
@@ -97,22 +97,10 @@ def ticket_from_freshdesk(raw: Mapping[str, Any], *, source: str = "freshdesk",
         tags=tags,
         custom_fields=custom_field_values(raw.get("custom_fields"), f"{where}custom_fields"),
     )
-    payload: dict[str, Any] = {
-        "id": ticket_id,
-        "source": source,
-        "subject": text(raw.get("subject"), f"{where}subject") or "",
-        "priority": priority,
-        "status": status,
-        "created_at": created,
-        "updated_at": timestamp(raw.get("updated_at"), f"{where}updated_at"),
-        "requester": requester,
-        "tags": tags,
-        **mapped_fields(mapping, facts),
-    }
-    url = text(raw.get("url"), f"{where}url", limit=2000)
-    if url:
-        payload["url"] = url
-    return build_ticket(payload, where=where)
+    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source, priority=priority,
+                         status=status, created_at=created,
+                         updated_at=timestamp(raw.get("updated_at"), f"{where}updated_at"),
+                         requester=requester, tags=tags)
 
 
 def parse_freshdesk(body: bytes, *, source: str = "freshdesk",

@@ -97,16 +97,17 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, source: str = "zendesk",
         tags=tags,
         custom_fields=custom_field_values(raw.get("custom_fields"), f"{where}custom_fields"),
     )
+    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source, priority=priority,
+                         status=status, created_at=created, updated_at=updated, requester=requester, tags=tags)
+
+
+def vendor_ticket(raw: Mapping[str, Any], where: str, mapping: SourceMapping, facts: VendorFacts,
+                  **fields: Any) -> Ticket:
+    """The normalised ticket from a helpdesk's fields: the common keys, the subject and link
+    read from ``raw``, and customer/severity/category/environment from the source's mapping."""
     payload: dict[str, Any] = {
-        "id": ticket_id,
-        "source": source,
+        **fields,
         "subject": text(raw.get("subject"), f"{where}subject") or "",
-        "priority": priority,
-        "status": status,
-        "created_at": created,
-        "updated_at": updated,
-        "requester": requester,
-        "tags": tags,
         **mapped_fields(mapping, facts),
     }
     url = text(raw.get("url"), f"{where}url", limit=2000)
