@@ -16,12 +16,12 @@ from typing import Any
 from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.errors import OncallError
-from oncall.incidents.model import TicketSummary
+from oncall.incidents.model import Incident, TicketSummary
 from oncall.incidents.service import IncidentService
 from oncall.rules import Decision, TicketEvent, decide
 from oncall.sources.lifecycle import Event, TicketState, classify
 from oncall.store.inbox import Inbox, InboxItem
-from oncall.tickets import parse_ticket
+from oncall.tickets import Ticket, parse_ticket
 
 log = logs.get("oncall.intake")
 
@@ -66,29 +66,74 @@ class Intake:
         """Process at most ``limit`` stored events (oldest first); empty when none is left.
 
         The daemon alternates batches with the escalation runner, so pages go out while a
-        burst of tickets is still arriving instead of after it."""
-        done: list[Outcome] = []
-        # Events of this batch are marked processed together at its end (one transaction);
-        # until then a later event of the same ticket compares with the earlier one here.
+        burst of tickets is still arriving instead of after it. Incidents the batch opens are
+        opened together in one transaction; any other change (a cancellation) first flushes
+        the opens queued before it, so events still take effect in order."""
         items = self.inbox.unprocessed(limit)
         if not items:
-            return done
+            return []
+        # Events of this batch are marked processed together at its end (one transaction);
+        # until then a later event of the same ticket compares with the earlier one here.
         seen = self.inbox.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id)
+        outcomes: list[Outcome | None] = []
+        opens: list[tuple[int, _Open]] = []
+
+        def flush() -> None:
+            results = self._open_all([o for _, o in opens], now)
+            for (index, job), result in zip(opens, results, strict=True):
+                outcomes[index] = job.outcome(result)
+            opens.clear()
+
         for item in items:
-            outcome = self.process(item, now, previous_json=seen.get((item.source, item.ticket_id)),
-                                   previous_known=True)
-            if outcome.outcome != "invalid":
+            judged = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
+                                 previous_known=True, now=now)
+            if not isinstance(judged, Outcome) or judged.outcome != "invalid":
                 seen[(item.source, item.ticket_id)] = item.ticket_json
-            done.append(outcome)
+            if isinstance(judged, _Open):
+                opens.append((len(outcomes), judged))
+                outcomes.append(None)
+                continue
+            if isinstance(judged, _Cancel):
+                flush()
+                judged = judged.run(self.service, now)
+            outcomes.append(judged)
+        flush()
+        done = [o for o in outcomes if o is not None]
         self.inbox.mark_many([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
         for outcome in done:
             self.on_outcome(outcome)
         return done
 
-    def process(self, item: InboxItem, now: datetime, *, previous_json: dict[str, Any] | None = None,
-                previous_known: bool = False) -> Outcome:
-        """Process one stored event. ``previous_json`` is the ticket's last processed version
-        when the caller already looked it up (``previous_known``)."""
+    def process(self, item: InboxItem, now: datetime) -> Outcome:
+        """Process one stored event on its own."""
+        judged = self._judge(item, now=now)
+        if isinstance(judged, _Open):
+            return judged.outcome(self._open_all([judged], now)[0])
+        if isinstance(judged, _Cancel):
+            return judged.run(self.service, now)
+        return judged
+
+    def _open_all(self, jobs: list[_Open], now: datetime) -> list[Incident | OncallError]:
+        if not jobs:
+            return []
+        requests = [(TicketSummary.from_ticket(j.ticket), j.policy) for j in jobs]
+        try:
+            found: list[Incident | OncallError] = list(self.service.open_many(requests, now))
+        except OncallError:  # one bad request (e.g. a policy removed by a reload): one at a time
+            found = []
+            for summary, policy in requests:
+                try:
+                    found.append(self.service.open_or_update(summary, policy, now))
+                except OncallError as exc:
+                    found.append(exc)
+        for _ in jobs:  # committed, not yet marked processed: the reliability tests' kill point
+            self.checkpoint("incident_opened")
+        return found
+
+    def _judge(self, item: InboxItem, *, now: datetime, previous_json: dict[str, Any] | None = None,
+               previous_known: bool = False) -> Outcome | _Open | _Cancel:
+        """What one stored event means, without changing anything. ``previous_json`` is the
+        ticket's last processed version when the caller already looked it up (``previous_known``)."""
         base: dict[str, Any] = {"item_id": item.id, "source": item.source, "ticket_id": item.ticket_id}
         try:
             ticket = parse_ticket(item.ticket_json)
@@ -98,35 +143,59 @@ class Intake:
         except OncallError as exc:  # stored by an older version, or edited by hand
             return Outcome(**base, event="invalid", outcome="invalid", detail=str(exc))
         event = classify(previous, ticket)
-        bound = log.bind(source=item.source, ticket_id=item.ticket_id, ticket_event=event.value)
         if event is Event.CLOSED:
-            inc = self.service.cancel_for_ticket(item.source, item.ticket_id, f"ticket {ticket.status}", now)
-            bound.info("ticket.closed", incident_id=inc.id if inc else None)
-            return Outcome(**base, event=event, outcome="cancelled" if inc else "ignored",
-                           detail=f"ticket {ticket.status}", incident_id=inc.id if inc else None)
+            return _Cancel(base=base, event=event, reason=f"ticket {ticket.status}", decision=None,
+                           none_outcome="ignored")
         if not event.needs_evaluation:
             return Outcome(**base, event=event, outcome="ignored", detail=f"{event} event needs no decision")
-        snapshot = self.snapshot()
-        decision = decide(ticket, _AS_RULE_EVENT[event], snapshot, now)
+        decision = decide(ticket, _AS_RULE_EVENT[event], self.snapshot(), now)
         if decision.page:
             assert decision.escalation_policy is not None
-            try:
-                inc = self.service.open_or_update(TicketSummary.from_ticket(ticket), decision.escalation_policy, now)
-            except OncallError as exc:
-                bound.error("intake.open_failed", error=str(exc))
-                return Outcome(**base, event=event, outcome="error", detail=str(exc), decision=decision)
-            self.checkpoint("incident_opened")
-            bound.info("ticket.page", incident_id=inc.id, policy=decision.escalation_policy, rule=decision.rule)
-            return Outcome(**base, event=event, outcome="paged", detail=f"rule {decision.rule}",
-                           incident_id=inc.id, decision=decision)
+            return _Open(base=base, event=event, ticket=ticket, decision=decision, policy=decision.escalation_policy)
         if event is Event.PRIORITY_LOWERED:
-            inc = self.service.cancel_for_ticket(
-                item.source, item.ticket_id,
-                f"ticket lowered to {ticket.priority}/{ticket.severity or '-'}: rule {decision.rule or 'none'} "
-                "does not page", now)
-            bound.info("ticket.lowered", incident_id=inc.id if inc else None)
-            return Outcome(**base, event=event, outcome="cancelled" if inc else "no_page",
-                           detail=f"rule {decision.rule}", incident_id=inc.id if inc else None, decision=decision)
-        bound.info("ticket.no_page", rule=decision.rule)
+            return _Cancel(base=base, event=event, decision=decision, none_outcome="no_page",
+                           reason=f"ticket lowered to {ticket.priority}/{ticket.severity or '-'}: "
+                                  f"rule {decision.rule or 'none'} does not page")
+        log.info("ticket.no_page", source=item.source, ticket_id=item.ticket_id, ticket_event=event.value,
+                 rule=decision.rule)
         return Outcome(**base, event=event, outcome="no_page", detail=f"rule {decision.rule or 'none'}",
                        decision=decision)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Open:
+    """The event pages: open (or update) the ticket's incident."""
+
+    base: dict[str, Any]
+    event: Event
+    ticket: Ticket
+    decision: Decision
+    policy: str
+
+    def outcome(self, result: Incident | OncallError) -> Outcome:
+        bound = log.bind(source=self.base["source"], ticket_id=self.base["ticket_id"], ticket_event=self.event.value)
+        if isinstance(result, OncallError):
+            bound.error("intake.open_failed", error=str(result))
+            return Outcome(**self.base, event=self.event, outcome="error", detail=str(result), decision=self.decision)
+        bound.info("ticket.page", incident_id=result.id, policy=self.policy, rule=self.decision.rule)
+        return Outcome(**self.base, event=self.event, outcome="paged", detail=f"rule {self.decision.rule}",
+                       incident_id=result.id, decision=self.decision)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Cancel:
+    """The ticket was closed, or lowered below the paging rule: stop its paging."""
+
+    base: dict[str, Any]
+    event: Event
+    reason: str
+    decision: Decision | None
+    none_outcome: str  # the outcome when the ticket had no open incident
+
+    def run(self, service: IncidentService, now: datetime) -> Outcome:
+        inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now)
+        log.info("ticket.cancel", source=self.base["source"], ticket_id=self.base["ticket_id"],
+                 ticket_event=self.event.value, incident_id=inc.id if inc else None)
+        detail = self.reason if self.decision is None else f"rule {self.decision.rule}"
+        return Outcome(**self.base, event=self.event, outcome="cancelled" if inc else self.none_outcome,
+                       detail=detail, incident_id=inc.id if inc else None, decision=self.decision)

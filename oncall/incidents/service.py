@@ -53,29 +53,42 @@ class IncidentService:
 
     def open_or_update(self, ticket: TicketSummary, policy_id: str, now: datetime) -> Incident:
         """The open incident for this ticket, created (and due at once) if there is none."""
+        return self.open_many([(ticket, policy_id)], now)[0]
+
+    def open_many(self, requests: list[tuple[TicketSummary, str]], now: datetime) -> builtins.list[Incident]:
+        """:meth:`open_or_update` for several tickets in one transaction (one commit for a
+        batch of the intake). Raises IncidentError (nothing changed) for an unknown policy."""
         try:
             with self.engine.begin() as conn:
-                existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
-                if existing is not None:
-                    return self._update_summary(conn, existing, ticket, now)
-                policy = self.directory().policy(policy_id)
-                if policy is None:
-                    raise IncidentError(f"unknown escalation policy {policy_id!r}")
-                incident_id = self._insert(conn, ticket, policy, now)
-                repo.write_audit(conn, incident_id, now, [Record(
-                    kind="triggered", actor="ticket",
-                    detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")])
-                created = repo.load(conn, incident_id)
+                found = [self._open_in(conn, ticket, policy_id, now) for ticket, policy_id in requests]
         except IntegrityError:
-            # Another writer opened it between our read and insert: same result.
+            # Another writer opened one between our read and insert: take theirs.
+            if len(requests) > 1:
+                return [self.open_or_update(t, p, now) for t, p in requests]
             with self.engine.begin() as conn:
-                existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
+                existing = repo.open_for_ticket(conn, requests[0][0].source, requests[0][0].ticket_id)
             if existing is None:
                 raise
-            return existing
+            return [existing]
+        if any(created for _, created in found):
+            self.on_change()
+        return [incident for incident, _ in found]
+
+    def _open_in(self, conn: Connection, ticket: TicketSummary, policy_id: str,
+                 now: datetime) -> tuple[Incident, bool]:
+        existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
+        if existing is not None:
+            return self._update_summary(conn, existing, ticket, now), False
+        policy = self.directory().policy(policy_id)
+        if policy is None:
+            raise IncidentError(f"unknown escalation policy {policy_id!r}")
+        incident_id = self._insert(conn, ticket, policy, now)
+        repo.write_audit(conn, incident_id, now, [Record(
+            kind="triggered", actor="ticket",
+            detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")])
+        created = repo.load(conn, incident_id)
         assert created is not None
-        self.on_change()
-        return created
+        return created, True
 
     def _insert(self, conn: Connection, ticket: TicketSummary, policy: EscalationPolicy,
                 now: datetime) -> int:
