@@ -244,11 +244,10 @@ class Daemon:
                 return
 
     async def _worker(self) -> None:
+        # Woken only by events: new tickets, incident changes, and APScheduler's "tick" and
+        # "wakeup" jobs (the alarm clock), so there is one periodic timer, not two.
         while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._work.wait(), timeout=self.settings.engine_tick_seconds)
-            except TimeoutError:
-                pass
+            await self._work.wait()
             self._work.clear()
             if self._stop.is_set():
                 break

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
+from desk_fixtures import ALWAYS, EASTERN, LA, NY, PACIFIC, SIX_US, UTC_DESK, desk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,24 +21,7 @@ from oncall.desks import (
     standard_day,
 )
 
-NY = ZoneInfo("America/New_York")
-LA = ZoneInfo("America/Los_Angeles")
-SIX_US = ["New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving",
-          "Christmas Day"]
-
-
-def desk(hours: Any, tz: str = "America/New_York", **extra: Any) -> Desk:
-    return Desk.model_validate({"id": "t", "timezone": tz, "hours": hours, **extra})
-
-
-PACIFIC = desk({"mon-fri": "07:00-17:00"}, "America/Los_Angeles")
-UTC_DESK = desk({"mon-fri": "05:00-13:00"}, "UTC")
-EASTERN = desk({"mon-fri": "08:00-16:00"}, holidays={"country": "US", "only": SIX_US},
-               closed=[{"date": "2026-12-24", "name": "Company shutdown"}],
-               half_days=[{"date": "2026-12-31", "hours": "09:00-13:00"}],
-               emergency_only=[{"date": "2026-12-28"}])
 NIGHT = desk({"mon-fri": "22:00-02:00"})
-ALWAYS = desk({"daily": "00:00-24:00"})
 H = timedelta(hours=1)
 
 

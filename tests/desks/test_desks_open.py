@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from desk_fixtures import ALWAYS, EASTERN, LA, NY, PACIFIC, UTC_DESK, desk
 
 from oncall.desks import (
     Desk,
@@ -19,24 +20,11 @@ from oncall.desks import (
     open_intervals,
 )
 
-NY = ZoneInfo("America/New_York")
-LA = ZoneInfo("America/Los_Angeles")
 LON = ZoneInfo("Europe/London")
 SYD = ZoneInfo("Australia/Sydney")
-SIX_US = ["New Year's Day", "Memorial Day", "Independence Day", "Labor Day", "Thanksgiving",
-          "Christmas Day"]
 
 
-def desk(hours: Any, tz: str = "America/New_York", **extra: Any) -> Desk:
-    return Desk.model_validate({"id": "t", "timezone": tz, "hours": hours, **extra})
 
-
-PACIFIC = desk({"mon-fri": "07:00-17:00"}, "America/Los_Angeles")
-UTC_DESK = desk({"mon-fri": "05:00-13:00"}, "UTC")
-EASTERN = desk({"mon-fri": "08:00-16:00"}, holidays={"country": "US", "only": SIX_US},
-               closed=[{"date": "2026-12-24", "name": "Company shutdown"}],
-               half_days=[{"date": "2026-12-31", "hours": "09:00-13:00", "name": "New Year's Eve"}],
-               emergency_only=[{"date": "2026-12-28", "name": "Year-end freeze"}])
 US_ALL = desk({"mon-fri": "08:00-16:00"}, holidays={"country": "US"})
 LONDON = desk({"mon-fri": "09:00-17:00"}, "Europe/London",
               holidays={"country": "GB", "subdiv": "ENG"})
@@ -45,7 +33,6 @@ SYDNEY = desk({"mon-fri": "09:00-17:00"}, "Australia/Sydney",
 NIGHT = desk({"mon-fri": "22:00-02:00"}, closed=[{"date": "2026-07-14", "name": "Closed day"}])
 EVENING_MORNING = desk({"mon": "18:00-24:00", "tue": "00:00-06:00"})
 WEEKENDS = desk({"weekends": "00:00-24:00"})
-ALWAYS = desk({"daily": "00:00-24:00"})
 
 
 def ny(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
