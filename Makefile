@@ -2,25 +2,39 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Three installs, each a superset of the one before: the product (what `make run` needs),
+# the test tools (plus PostgreSQL's driver, for the storage tests), and the benchmark peers.
+RUN_STAMP   := $(VENV)/.installed-run
+TEST_STAMP  := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install run demo-ticket test lint typecheck unit bench check-examples postgres clean
+.PHONY: install run demo-ticket test lint typecheck unit bench check-examples postgres dist clean
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $@ $(RUN_STAMP)
+
+$(BENCH_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres,bench]'
+	touch $@ $(TEST_STAMP) $(RUN_STAMP)
+
+install: $(RUN_STAMP)
 
 ## run the daemon on the embedded defaults (SQLite under ./var, ./schedules, console transport)
 ## A random webhook secret for the demo is kept in var/demo.env (never committed).
-run: $(STAMP) var/demo.env
+run: $(RUN_STAMP) var/demo.env
 	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; exec $(BIN)/oncall run
 
 ## file the demo ticket with the running daemon (signed with var/demo.env's secret)
-demo-ticket: $(STAMP) var/demo.env
+demo-ticket: $(RUN_STAMP) var/demo.env
 	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; \
 	  $(BIN)/oncall send-ticket examples/demo-ticket.json
 
@@ -29,29 +43,33 @@ var/demo.env:
 	@umask 077; printf 'ONCALL_SOURCES__GENERIC__SECRET=%s\n' \
 	  "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" > $@
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check oncall tests bench
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-check-examples: $(STAMP)
+check-examples: $(TEST_STAMP)
 	@for d in schedules examples/*/; do $(BIN)/oncall --config $$d check || exit 1; done
 
 ## start a local PostgreSQL for the storage tests when one is installed (CI installs it)
 postgres:
 	@scripts/test-postgres.sh
 
-unit: $(STAMP)
+unit: $(TEST_STAMP)
 	$(BIN)/pytest
 
 ## lint, types, every example's configuration, the whole test suite (SQLite and PostgreSQL)
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(MAKE) --no-print-directory lint typecheck check-examples
 	@eval "$$(scripts/test-postgres.sh)"; $(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	@eval "$$(scripts/test-postgres.sh)"; $(BIN)/python -m bench
 
+## a wheel and an sdist under dist/ for servers (pip install dist/oncall-*.whl)
+dist: $(TEST_STAMP)
+	rm -rf dist && $(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) var dist .mypy_cache .ruff_cache .pytest_cache

@@ -80,8 +80,20 @@ def load_snapshot(now: datetime | None = None) -> Any:
         raise fail(f"configuration in {s.config} is invalid:\n{exc}") from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from oncall import __version__
+
+        typer.echo(f"oncall {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
     config: Annotated[
         Path | None,
         typer.Option("--config", "-c", help="Configuration directory (default ./schedules, or $ONCALL_CONFIG).",
@@ -307,11 +319,14 @@ def _open_service() -> Any:
 
 def _register_package_commands() -> None:
     """Commands that live with their packages."""
+    from oncall.config.settings import database_origin
     from oncall.incidents.cli import register as register_incidents
     from oncall.schedules.cli import register as register_schedules
+    from oncall.store.cli import register as register_db
 
     register_schedules(app, load_snapshot)
     register_incidents(app, _open_service)
+    register_db(app, settings, database_origin)
 
 
 _register_package_commands()

@@ -7,6 +7,7 @@
     ├── TicketError                  a ticket (JSON, webhook body) is malformed; names the field
     ├── ScheduleError                a schedule question cannot be answered (unknown schedule…)
     ├── IncidentError                an incident operation is refused (unknown id, wrong state)
+    ├── StoreError                   the database cannot be used (missing, unreachable, wrong schema)
     ├── SourceError                  a ticket source failed (signature, poller, write-back)
     │   └── SignatureError           an inbound request is not authentic
     └── DeliveryError                a notification could not be handed to a transport
@@ -64,6 +65,10 @@ class ScheduleError(OncallError):
 
 class IncidentError(OncallError):
     """An incident operation is refused (unknown incident, unknown actor, wrong state)."""
+
+
+class StoreError(OncallError):
+    """The database cannot be used: not there, unreachable, or its schema is not this version's."""
 
 
 class SourceError(OncallError):

@@ -8,6 +8,7 @@ Secrets are :class:`SecretStr`: their repr is ``'**********'`` so they never rea
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -120,3 +121,20 @@ def load_settings(config_dir: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError([ConfigIssue(file=str(toml_path), message=f"cannot read settings: {exc}")]) from None
     finally:
         Settings._toml_path = None
+
+
+def database_origin(settings: Settings) -> str:
+    """Where ``settings.database_url`` came from, said for an error message."""
+    toml_path = (settings.config / "oncall.toml").absolute()
+    if os.environ.get("ONCALL_DATABASE_URL"):
+        return "from ONCALL_DATABASE_URL"
+    secrets_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if secrets_dir and (Path(secrets_dir) / "ONCALL_DATABASE_URL").is_file():
+        return f"from {secrets_dir}/ONCALL_DATABASE_URL"
+    try:
+        with toml_path.open("rb") as fh:
+            if "database_url" in tomllib.load(fh):
+                return f"from database_url in {toml_path}"
+    except (OSError, tomllib.TOMLDecodeError):
+        pass
+    return f"the default: ONCALL_DATABASE_URL is not set and {toml_path} sets no database_url"

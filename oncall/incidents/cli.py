@@ -22,7 +22,7 @@ import typer
 from oncall.errors import OncallError
 from oncall.incidents.model import Incident
 from oncall.incidents.service import IncidentService
-from oncall.store.db import make_engine, upgrade
+from oncall.store.db import open_existing
 
 AsOption = Annotated[str | None, typer.Option(
     "--as", help="person id recorded as the actor (default: $ONCALL_ACTOR or your login)")]
@@ -53,13 +53,14 @@ def _line(inc: Incident) -> str:
 
 def open_service_from_settings(settings: Any, load_snapshot: Callable[[], Any]
                                ) -> IncidentService:
-    """The service over ``settings.database_url``; the configuration is loaded only
+    """The service over the existing database at ``settings.database_url`` (never a new one:
+    raises :class:`StoreError` saying where it looked); the configuration is loaded only
     when an operation needs it (listing incidents works with a broken config)."""
+    from oncall.config.settings import database_origin
     from oncall.directory import SnapshotDirectory  # the lead's snapshot adapter
     from oncall.escalation.directory import Directory
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    engine = open_existing(settings.database_url, origin=database_origin(settings))
     loaded: list[Directory] = []
 
     def directory() -> Directory:

@@ -9,13 +9,19 @@ failing with "database is locked" when a reader upgrades to a writer.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from oncall.errors import StoreError
 
 DEFAULT_URL = "sqlite:///./var/oncall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -68,3 +74,92 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def redacted(url: str) -> str:
+    """``url`` fit to print: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: say so without echoing what might be a secret
+        return "<unparsable database URL>"
+
+
+def head_revision() -> str:
+    """The schema revision this version of oncall runs on."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database; ``None`` when it has no oncall schema."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_existing(url: str, *, origin: str) -> Engine:
+    """An Engine over the service's existing database, at this version's schema.
+
+    Never creates anything: commands that read or change state must act on the database
+    the service uses, not on a new empty one. ``origin`` says where the URL came from; every
+    refusal is one line naming the place looked at and what to do. Raises :class:`StoreError`.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise StoreError(f"database URL {origin} cannot be parsed") from None
+    shown = redacted(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise StoreError(f"database URL {shown} ({origin}) names no file")
+        path = Path(parsed.database).resolve()
+        if not path.is_file():
+            raise StoreError(
+                f"no oncall database at {path} ({origin}); point ONCALL_DATABASE_URL, or --config DIR whose "
+                "oncall.toml sets database_url, at the service's database (e.g. oncall --config /etc/oncall …)")
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise StoreError(f"cannot open the database {shown} ({origin}): {reason}") from None
+    head = head_revision()
+    if revision == head:
+        return engine
+    engine.dispose()
+    if revision is None:
+        raise StoreError(f"{shown} ({origin}) holds no oncall data: is it the service's database? "
+                         "The daemon creates its tables when it first starts")
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if revision not in known:
+        raise StoreError(f"{shown} ({origin}) was written by a newer oncall (schema {revision}); "
+                         f"this one runs schema {head}: upgrade this installation")
+    raise StoreError(f"{shown} ({origin}) is at schema {revision}, this oncall needs {head}: "
+                     "restart the upgraded service (it migrates at start) or run `oncall db upgrade`")
+
+
+def backup_sqlite(url: str, target: Path) -> int:
+    """Copy a live SQLite database to ``target`` with SQLite's online backup (consistent while
+    the daemon writes). Returns the pages copied. Raises :class:`StoreError`."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        raise StoreError(f"{redacted(url)} is not an SQLite file: back PostgreSQL up with pg_dump")
+    source_path = Path(parsed.database)
+    if not source_path.is_file():
+        raise StoreError(f"no SQLite database at {source_path.resolve()}")
+    if target.exists():
+        raise StoreError(f"{target} exists: choose a new file name")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+            pages = int(dest.execute("PRAGMA page_count").fetchone()[0])
+        finally:
+            dest.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"backup of {source_path} to {target} failed: {exc}") from None
+    finally:
+        source.close()
+    return pages

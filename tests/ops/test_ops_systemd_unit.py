@@ -147,7 +147,7 @@ def test_verify_harness_reports_a_broken_unit(tmp_path: Path) -> None:
     result = analyze("verify", str(unit), cwd=tmp_path)
     about = lines_about(unit, result.stdout + result.stderr)
     assert any("WatchdogSecs" in ln for ln in about), about
-    assert any("/opt/oncall/.venv/bin/oncall" in ln for ln in result.stderr.splitlines()), result.stderr
+    assert any("/opt/oncall/bin/oncall" in ln for ln in result.stderr.splitlines()), result.stderr
 
 
 @needs_analyze
