@@ -69,8 +69,17 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (run at start-up; a no-op when current)."""
+    """Bring the schema to ``revision`` (run at start-up; a no-op when current).
+
+    Raises :class:`StoreError` when the database was migrated by a newer oncall: an older
+    version must not run against a schema it does not know (restore the backup taken before
+    the upgrade to roll back)."""
     cfg = alembic_config()
+    current = current_revision(engine)
+    if current is not None and current not in _known_revisions():
+        raise StoreError(f"{engine.url.render_as_string(hide_password=True)} was written by a newer "
+                         f"oncall (schema {current}); this one runs schema {head_revision()}: install the newer "
+                         "version, or restore the backup taken before the upgrade")
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
@@ -89,6 +98,10 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def _known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -131,8 +144,7 @@ def open_existing(url: str, *, origin: str) -> Engine:
     if revision is None:
         raise StoreError(f"{shown} ({origin}) holds no oncall data: is it the service's database? "
                          "The daemon creates its tables when it first starts")
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if revision not in known:
+    if revision not in _known_revisions():
         raise StoreError(f"{shown} ({origin}) was written by a newer oncall (schema {revision}); "
                          f"this one runs schema {head}: upgrade this installation")
     raise StoreError(f"{shown} ({origin}) is at schema {revision}, this oncall needs {head}: "

@@ -114,6 +114,19 @@ def test_a_schema_this_version_does_not_know_is_refused(service_dir: Path, tmp_p
     assert "written by a newer oncall (schema v9999_future)" in result.stderr
 
 
+def test_an_older_daemon_refuses_a_newer_schema_instead_of_running_on_it(service_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "state" / "oncall.db"
+    engine = make_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'v9999_future'"))
+    engine.dispose()
+    result = oncall("--config", str(service_dir), "run", cwd=tmp_path,
+                    env={"ONCALL_LISTEN": "127.0.0.1:9", "ONCALL_LOG_FORMAT": "console"})
+    assert 1 == result.returncode
+    assert "written by a newer oncall (schema v9999_future)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_db_backup_copies_the_live_database(service_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "backup.db"
     result = oncall("--config", str(service_dir), "db", "backup", str(target), cwd=tmp_path)
