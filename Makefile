@@ -33,10 +33,13 @@ install: $(RUN_STAMP)
 run: $(RUN_STAMP) var/demo.env
 	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; exec $(BIN)/oncall run
 
-## file the demo ticket with the running daemon (signed with var/demo.env's secret)
+## file the demo ticket with the running daemon (signed with var/demo.env's secret); each run
+## files a new ticket (DEMO-<time>), so every run pages
 demo-ticket: $(RUN_STAMP) var/demo.env
 	@set -a; [ -n "$$ONCALL_SOURCES__GENERIC__SECRET" ] || . ./var/demo.env; set +a; \
-	  $(BIN)/oncall send-ticket examples/demo-ticket.json
+	  $(BIN)/python -c 'import json, sys, time, datetime as d; t = json.load(open(sys.argv[1])); \
+	    t["id"] = "DEMO-%d" % time.time(); t["created_at"] = d.datetime.now(d.UTC).isoformat(timespec="seconds"); \
+	    print(json.dumps(t))' examples/demo-ticket.json | $(BIN)/oncall send-ticket -
 
 var/demo.env:
 	@mkdir -p var
