@@ -45,17 +45,15 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def parse_instant(value: str | None, *, option: str = "--at") -> datetime | None:
+    from oncall.instants import InstantError
+    from oncall.instants import parse_instant as parse
+
     if value is None:
         return None
-    if value.strip().lower() == "now":
-        return now_utc()
     try:
-        t = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise fail(f"{option}: {value!r} is not an ISO-8601 timestamp (e.g. 2026-11-28T03:00:00-05:00)") from None
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise fail(f"{option}: {value!r} has no time zone offset (add e.g. Z or -05:00)")
-    return t
+        return parse(value, now_utc())
+    except InstantError as exc:
+        raise fail(f"{option}: {exc}") from None
 
 
 def settings() -> Any:
@@ -332,9 +330,32 @@ def _register_package_commands() -> None:
 _register_package_commands()
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``--config DIR`` (``-c DIR``, ``--config=DIR``) is accepted after the command too, as
+    people type it: ``oncall check --config examples/x``. Moved in front of the command."""
+    rest: list[str] = []
+    hoisted: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            hoisted += [arg, argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--config="):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return hoisted + rest
+
+
 def main() -> None:
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]))
     except OncallError as exc:
         typer.echo(f"oncall: {exc}", err=True)
         sys.exit(2)

@@ -42,7 +42,11 @@ def _actor(given: str | None) -> str:
 
 
 def _when(t: datetime | None) -> str:
-    return t.astimezone().strftime("%Y-%m-%d %H:%M %Z") if t else "-"
+    """In the reader's zone (``TZ``), with the offset, so the text is one instant everywhere."""
+    if t is None:
+        return "-"
+    local = t.astimezone()
+    return f"{local.isoformat(sep=' ', timespec='minutes')} {local.tzname()}"
 
 
 def _line(inc: Incident) -> str:

@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 
 from oncall.errors import OncallError
+from oncall.instants import InstantError, parse_instant
 from oncall.schedules.ics import shifts_ics
 from oncall.schedules.models import Override, Schedule
 from oncall.schedules.overrides_file import (
@@ -46,16 +47,13 @@ def _friendly() -> Iterator[None]:
 
 
 def parse_when(value: str | None, now: datetime, option: str) -> datetime:
-    """A tz-aware ISO-8601 timestamp or 'now'; anything else is refused."""
-    if value is None or value.strip().lower() == "now":
+    """An instant (ISO-8601 with an offset, a local time with a zone name, or 'now')."""
+    if value is None:
         return now
     try:
-        t = datetime.fromisoformat(value.strip())
-    except ValueError:
-        _fail(f"{option}: {value!r} is not an ISO-8601 timestamp (e.g. 2026-12-24T17:00-08:00)")
-    if t.tzinfo is None or t.utcoffset() is None:
-        _fail(f"{option}: {value!r} has no time zone; add an offset such as Z or -08:00")
-    return t
+        return parse_instant(value, now)
+    except InstantError as exc:
+        _fail(f"{option}: {exc}")
 
 
 def _schedule(snapshot: Any, schedule_id: str) -> Schedule:
@@ -68,7 +66,9 @@ def _schedule(snapshot: Any, schedule_id: str) -> Schedule:
 
 
 def _fmt(t: datetime, tz: ZoneInfo) -> str:
-    return t.astimezone(tz).strftime("%a %Y-%m-%d %H:%M")
+    """'Sun 2026-10-25 01:30+00:00': the offset tells the two 01:30s of a fall-back night apart."""
+    local = t.astimezone(tz)
+    return f"{local:%a} {local.isoformat(sep=' ', timespec='minutes')}"
 
 
 def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
@@ -108,11 +108,11 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
         ics: Annotated[bool, typer.Option("--ics", help="Write an iCalendar feed")] = False,
         output: Annotated[Path | None, typer.Option("--output", help="Write here")] = None,
     ) -> None:
-        """Shifts from now for 14 days (or --from/--to), as text or ICS."""
+        """Shifts overlapping the next 14 days (or --from/--to), whole, as text or ICS."""
         snap = snapshot()
         now = datetime.now(UTC)
         t0 = parse_when(start, now, "--from")
-        t1 = parse_when(end, now, "--to") if end else t0 + DEFAULT_SPAN
+        t1 = parse_when(end, now, "--to") if end else t0.astimezone(UTC) + DEFAULT_SPAN
         if t1 <= t0:
             _fail("--to must be after --from")
         if person is not None and person not in snap.people:
@@ -121,7 +121,7 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
         found: list[Shift] = []
         with _friendly():
             for s in chosen:
-                found += ResolvedSchedule(s, snap.overrides).shifts(t0, t1)
+                found += ResolvedSchedule(s, snap.overrides).whole_shifts(t0, t1)
         if person is not None:
             found = [x for x in found if x.person == person]
         found.sort()
@@ -133,7 +133,8 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
             tz = ZoneInfo("UTC")
         if ics:
             name = f"On call: {person}" if person else f"On call: {schedule or 'all schedules'}"
-            data = shifts_ics(found, calendar_name=name, tz=tz, with_person=person is None)
+            data = shifts_ics(found, calendar_name=name, tz=tz, now=now,
+                              with_person=person is None)
             if output is not None:
                 output.write_bytes(data)
             else:

@@ -172,3 +172,10 @@ def test_oncall_admin_runs_the_cli_with_the_services_configuration(service_dir: 
     for expected in ["--property=DynamicUser=yes", "--property=User=oncall", "--property=StateDirectory=oncall",
                      f"--property=EnvironmentFile=-{service_dir}/secrets.env", "--setenv=ONCALL_ACTOR=erin"]:
         assert expected in args
+
+
+def test_incident_times_are_shown_in_the_readers_zone_with_the_offset(service_dir: Path, tmp_path: Path) -> None:
+    ny = oncall("--config", str(service_dir), "incidents", cwd=tmp_path, env={"TZ": "America/New_York"})
+    london = oncall("incidents", "--config", str(service_dir), cwd=tmp_path, env={"TZ": "Europe/London"})
+    assert "2026-11-26 02:00-05:00 EST" in ny.stdout, ny.stderr
+    assert "2026-11-26 07:00+00:00 GMT" in london.stdout, london.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,7 +101,7 @@ def test_who_now_works(invoke: Callable[..., Any]) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["who", "nope"], "unknown schedule 'nope'"),
     (["who", "--at", "2026-01-07T12:00:00"], "has no time zone"),
-    (["who", "--at", "tomorrow"], "not an ISO-8601 timestamp"),
+    (["who", "--at", "tomorrow"], "is not a time"),
     (["shifts", "--from", "2026-01-07T00:00Z", "--to", "2026-01-06T00:00Z"], "must be after"),
     (["shifts", "--person", "zed"], "unknown person 'zed'"),
     (["override", "add", "--schedule", "primary", "--person", "zed",
@@ -135,8 +135,27 @@ def test_shifts_text_for_one_schedule(invoke: Callable[..., Any]) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "# times in America/Los_Angeles",
-        "Mon 2026-01-05 09:00  Mon 2026-01-12 09:00  primary          alice",
-        "Mon 2026-01-12 09:00  Mon 2026-01-19 09:00  primary          bob",
+        "Mon 2026-01-05 09:00-08:00  Mon 2026-01-12 09:00-08:00  primary          alice",
+        "Mon 2026-01-12 09:00-08:00  Mon 2026-01-19 09:00-08:00  primary          bob",
+    ]
+
+
+def test_shifts_text_shows_whole_shifts_with_utc_offsets_across_fall_back(
+        invoke: Callable[..., Any], snap: FakeSnapshot) -> None:
+    """01:30 on 25 Oct 2026 happens twice in London: the offset says which one."""
+    snap.overrides = (Override(id="o", schedule="nights", person="dave",
+                               start=datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+                               end=datetime(2026, 10, 25, 3, 0, tzinfo=UTC)),
+                      Override(id="p", schedule="nights", person="bob",
+                               start=datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+                               end=datetime(2026, 10, 25, 1, 30, tzinfo=UTC)))
+    result = invoke("shifts", "--schedule", "nights", "--from", "2026-10-25T01:00:00Z",
+                    "--to", "2026-10-25T02:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "# times in Europe/London",
+        "Sun 2026-10-25 01:30+01:00  Sun 2026-10-25 01:30+00:00  nights           bob",
+        "Sun 2026-10-25 01:30+00:00  Sun 2026-10-25 03:00+00:00  nights           dave",
     ]
 
 
@@ -148,7 +167,10 @@ def test_shifts_ics_for_a_person_to_file(invoke: Callable[..., Any], tmp_path: P
     events = Calendar.from_ical(out.read_bytes()).walk("VEVENT")
     summaries = {str(e["SUMMARY"]) for e in events}
     assert summaries == {"On call: primary", "On call: nights"}
-    assert all(str(e.decoded("DTSTART").tzinfo) == "Europe/London" for e in events)
+    assert all(str(e.decoded("DTSTART").tzinfo) == "UTC" for e in events)
+    assert str(Calendar.from_ical(out.read_bytes())["X-WR-TIMEZONE"]) == "Europe/London"
+    # whole shifts: bob's week running at --from began on Mon 29 Dec 2025, 09:00 in Los Angeles
+    assert min(e.decoded("DTSTART") for e in events) == datetime(2025, 12, 29, 17, tzinfo=UTC)
 
 
 def test_override_add_list_remove_round_trip(invoke: Callable[..., Any], snap: FakeSnapshot) -> None:
@@ -168,7 +190,7 @@ def test_override_add_list_remove_round_trip(invoke: Callable[..., Any], snap: F
     listed = invoke("override", "list", "--schedule", "primary")
     assert listed.exit_code == 0
     assert listed.stdout.startswith("ovr-2099-12-24-dave  primary  dave (replaces alice)  "
-                                    "Thu 2099-12-24 17:00 -> Sat 2099-12-26 09:00")
+                                    "Thu 2099-12-24 17:00-08:00 -> Sat 2099-12-26 09:00-08:00")
     assert "# holiday swap" in listed.stdout
 
     who = invoke("who", "primary", "--at", "2099-12-25T00:00:00-08:00", "--json")
