@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from oncall.schedules.models import Override, Schedule
 from oncall.schedules.resolve import ResolvedSchedule
+from oncall.schedules.rotation import require_aware
 
 # How far past the window we look to find where a starting shift ends. A shift longer
 # than this is reported as ending at the look-ahead limit.
@@ -33,6 +34,10 @@ def upcoming_handoffs(schedule: Schedule | ResolvedSchedule, overrides: Iterable
     """Shifts that begin within [start, end), with their full (resolved) end."""
     resolved = (schedule if isinstance(schedule, ResolvedSchedule)
                 else ResolvedSchedule(schedule, overrides))
+    require_aware(start, "start")
+    require_aware(end, "end")
+    # In UTC: a minute before 03:00:30 on a spring-forward morning is not 02:59:30 local.
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     found = resolved.shifts(start - _LOOKBACK, end + LOOKAHEAD)
     return [Handoff(start=s.start, end=s.end, person=s.person, schedule=s.schedule)
             for s in found if start <= s.start < end]

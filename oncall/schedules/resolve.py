@@ -16,11 +16,20 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 from oncall.errors import ScheduleError
 from oncall.schedules.models import Override, Schedule
-from oncall.schedules.rotation import CompiledLayer, require_aware
+from oncall.schedules.rotation import CompiledLayer, local_wall, require_aware, wall_to_instant
+
+# whole_shifts(): an unbroken stretch longer than this is cut at local month starts (a
+# person alone in a layer is on call for ever, and a calendar event needs two ends). It
+# also bounds how far beyond the window a stretch's true ends are looked for; it must be
+# longer than any month (31 days and a DST hour).
+LONGEST_SHIFT = timedelta(days=35)
+# Smaller margins tried first: most shifts end within a day or a week of the window.
+_MARGINS = (timedelta(days=1), timedelta(days=8), LONGEST_SHIFT)
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -136,6 +145,47 @@ class ResolvedSchedule:
         result.extend(Shift(start=s, end=stop, person=p, schedule=sid)
                       for p, s in open_since.items())
         return sorted(result)
+
+    def whole_shifts(self, start: datetime, end: datetime) -> list[Shift]:
+        """Shifts overlapping [start, end) with their true start and end, not clipped.
+
+        The same shift comes out the same whichever window asked for it (a calendar feed
+        relies on that). A stretch longer than ``LONGEST_SHIFT`` comes out one local
+        calendar month at a time, cut at midnight on the 1st in the schedule's zone.
+        """
+        require_aware(start, "start")
+        require_aware(end, "end")
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        if end <= start:
+            raise ScheduleError(f"end {end.isoformat()} is not after start {start.isoformat()}")
+        for margin in _MARGINS:
+            lo, hi = start - margin, end + margin
+            found = [s for s in self.shifts(lo, hi) if s.end > start and s.start < end]
+            # A stretch touching lo or hi may go on beyond it. With the last margin such a
+            # stretch is longer than LONGEST_SHIFT, so it is cut at month starts, and the
+            # pieces overlapping the window all lie inside (lo, hi).
+            if all(lo < s.start and s.end < hi for s in found):
+                break
+        result: list[Shift] = []
+        for s in found:
+            if s.end - s.start <= LONGEST_SHIFT:
+                result.append(s)
+                continue
+            cuts = [s.start, *self._month_starts(s.start, s.end), s.end]
+            result.extend(Shift(start=a, end=b, person=s.person, schedule=s.schedule)
+                          for a, b in pairwise(cuts) if b > start and a < end)
+        return sorted(result)
+
+    def _month_starts(self, start: datetime, end: datetime) -> list[datetime]:
+        """Instants of local midnight on the 1st of a month in the open interval (start, end)."""
+        tz = self.schedule.timezone
+        day = local_wall(start, tz).date().replace(day=1)
+        out = []
+        while (t := wall_to_instant(datetime.combine(day, time(0)), tz)) < end:
+            if t > start:
+                out.append(t)
+            day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return out
 
     def gaps(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """Windows in [start, end) where nobody is on call."""

@@ -105,15 +105,16 @@ def api_routes(service: IncidentService, snapshot: Callable[[], Snapshot], *, ap
         if kind == "schedule":
             if ident not in snap.schedules:
                 return JSONResponse({"error": f"unknown schedule {ident!r}"}, status_code=404)
-            shifts = snap.resolved(ident).shifts(start, end)
+            shifts = snap.resolved(ident).whole_shifts(start, end)
             body = shifts_ics(shifts, calendar_name=f"On call: {ident}", tz=snap.schedules[ident].timezone,
-                              with_person=True)
+                              now=now, with_person=True)
         else:
             person = snap.people.get(ident)
             if person is None:
                 return JSONResponse({"error": f"unknown person {ident!r}"}, status_code=404)
-            shifts = [s for sid in snap.schedules for s in snap.resolved(sid).shifts(start, end) if s.person == ident]
-            body = shifts_ics(sorted(shifts), calendar_name=f"{person.name} on call", tz=person.timezone)
+            shifts = [s for sid in snap.schedules for s in snap.resolved(sid).whole_shifts(start, end)
+                      if s.person == ident]
+            body = shifts_ics(sorted(shifts), calendar_name=f"{person.name} on call", tz=person.timezone, now=now)
         return Response(body, media_type="text/calendar; charset=utf-8")
 
     return [

@@ -44,6 +44,19 @@ def test_shift_already_running_is_not_a_handoff() -> None:
     assert found == []
 
 
+@pytest.mark.parametrize("start", [
+    pytest.param(la("2026-03-08T03:00:30"), id="spring-forward, just after the jump"),
+    pytest.param(datetime(2026, 11, 1, 1, 0, 30, tzinfo=LA, fold=1), id="fall-back, second 01:00"),
+    pytest.param(la("2026-11-01T01:00:30"), id="fall-back, first 01:00"),
+    pytest.param(la("2026-11-08T03:00:30"), id="ordinary Sunday"),
+])
+def test_running_shift_is_not_a_handoff_whatever_the_zone_of_start(start: datetime) -> None:
+    """The weekend shift began on Friday; asking on Sunday, in local time, finds no hand-off."""
+    end = start.astimezone(UTC) + timedelta(hours=9)
+    assert [] == upcoming_handoffs(WEEKEND, (), start, end)
+    assert [] == upcoming_handoffs(WEEKEND, (), start.astimezone(UTC), end)
+
+
 def test_handoff_exactly_at_window_start_is_included() -> None:
     found = upcoming_handoffs(WEEKEND, (), la("2026-11-27T17:00"), la("2026-11-27T18:00"))
     assert [h.person for h in found] == ["bob"]
@@ -78,42 +91,45 @@ def _events(data: bytes) -> list[tuple[str, datetime, datetime, str]]:
             for e in cal.walk("VEVENT")]
 
 
+GENERATED = datetime(2026, 11, 19, 8, 0, tzinfo=UTC)
+
+
 def test_ics_parses_back_with_the_right_events() -> None:
-    found = shifts(WEEKEND, la("2026-11-20T00:00"), la("2026-12-07T00:00"))
-    data = shifts_ics(found, calendar_name="On call: weekend", tz=LA)
+    found = ResolvedSchedule(WEEKEND).whole_shifts(la("2026-11-20T00:00"), la("2026-12-07T00:00"))
+    data = shifts_ics(found, calendar_name="On call: weekend", tz=LA, now=GENERATED)
     events = _events(data)
     assert [(s, a, b) for s, a, b, _ in events] == [
         ("On call: weekend", la("2026-11-20T17:00"), la("2026-11-23T07:00")),
         ("On call: weekend", la("2026-11-27T17:00"), la("2026-11-30T07:00")),
-        ("On call: weekend", la("2026-12-04T17:00"), la("2026-12-07T00:00")),
+        ("On call: weekend", la("2026-12-04T17:00"), la("2026-12-07T07:00")),
     ]
-    assert all(a.tzinfo is not None and str(a.tzinfo) in ("America/Los_Angeles",)
-               for _, a, _, _ in events)
+    assert all(str(a.tzinfo) == str(b.tzinfo) == "UTC" for _, a, b, _ in events)
     assert len({uid for *_, uid in events}) == 3
     cal = Calendar.from_ical(data)
-    assert [tz["TZID"] for tz in cal.walk("VTIMEZONE")] == ["America/Los_Angeles"]
+    assert str(cal["X-WR-TIMEZONE"]) == "America/Los_Angeles"
     assert str(cal["VERSION"]) == "2.0" and cal["PRODID"]
 
 
 def test_ics_uids_are_stable_and_per_person_feed_filters() -> None:
     found = shifts(WEEKEND, la("2026-11-20T00:00"), la("2026-12-07T00:00"))
     bob = [s for s in found if s.person == "bob"]
-    first = shifts_ics(bob, calendar_name="On call: bob", tz=LA)
-    again = shifts_ics(bob, calendar_name="On call: bob", tz=LA)
+    first = shifts_ics(bob, calendar_name="On call: bob", tz=LA, now=GENERATED)
+    again = shifts_ics(bob, calendar_name="On call: bob", tz=LA, now=GENERATED)
     assert first == again
     assert [a for _, a, _, _ in _events(first)] == [la("2026-11-27T17:00")]
 
 
 def test_ics_per_schedule_feed_names_the_person() -> None:
     found = shifts(WEEKEND, la("2026-11-20T00:00"), la("2026-11-24T00:00"))
-    data = shifts_ics(found, calendar_name="weekend", tz=ZoneInfo("UTC"), with_person=True)
+    data = shifts_ics(found, calendar_name="weekend", tz=ZoneInfo("UTC"), now=GENERATED,
+                      with_person=True)
     events = _events(data)
     assert [s for s, *_ in events] == ["On call: weekend (alice)"]
     assert events[0][1] == datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 
 
 def test_ics_of_no_shifts_is_an_empty_calendar() -> None:
-    data = shifts_ics([], calendar_name="empty", tz=LA)
+    data = shifts_ics([], calendar_name="empty", tz=LA, now=GENERATED)
     assert _events(data) == []
     assert b"BEGIN:VCALENDAR" in data
 

@@ -62,3 +62,25 @@ def test_shifts_and_on_call_agree(case: tuple[ResolvedSchedule, datetime, dateti
         assert covering == set(expected)
         # the rotation is the same when asked in another zone
         assert resolved.on_call(t.astimezone(ZoneInfo("Asia/Tokyo"))) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases(), st.integers(-24 * 40, 24 * 40), st.integers(1, 24 * 20))
+def test_whole_shifts_do_not_depend_on_the_window(case: tuple[ResolvedSchedule, datetime, datetime],
+                                                  shift_hours: int, length_hours: int) -> None:
+    """Two windows give identical shifts wherever they overlap, and those shifts cover on_call."""
+    resolved, start, end = case
+    other_start = start + timedelta(hours=shift_hours)
+    other_end = other_start + timedelta(hours=length_hours)
+    first = resolved.whole_shifts(start, end)
+    second = resolved.whole_shifts(other_start.astimezone(ZoneInfo("Asia/Tokyo")), other_end)
+    lo, hi = max(start, other_start), min(end, other_end)
+    if lo < hi:
+        assert ([s for s in first if s.end > lo and s.start < hi]
+                == [s for s in second if s.end > lo and s.start < hi])
+    for a, b in pairwise(first):
+        assert a.person != b.person or a.end <= b.start or a.start >= b.end
+    for s in first:
+        assert s.end > start and s.start < end
+        assert s.person in resolved.on_call(s.start)
+        assert s.person in resolved.on_call(s.end - timedelta(microseconds=1))
