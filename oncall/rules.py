@@ -1,14 +1,16 @@
 """Paging rules and response targets: the page / no-page decision, explained.
 
 ``decide(ticket, event, snapshot, now)`` is pure: the configuration snapshot and the
-instant are its only inputs. Rules are tried in order; the first whose conditions all
+instant are its only inputs. Only the instant matters, not the zone ``now`` is given in:
+time arithmetic is done on instants (real elapsed time) and results are shown in the
+serving desk's zone. Rules are tried in order; the first whose conditions all
 hold decides. Every reason names the rule or fact that decided.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -274,7 +276,9 @@ def response_due(
             if duration is None:
                 return None, target
             if target.clock is Clock.CALENDAR:
-                return start + duration, target
+                # Real elapsed time: `+` on a local zone's wall clock would make 1h from
+                # 01:30 EDT on a fall-back night end at 02:30 EST, two hours later.
+                return (start.astimezone(UTC) + duration).astimezone(desk.timezone), target
             return desk_hours.add_business_time(desk, start, business_duration(desk, duration)), target
     return None, None
 

@@ -7,12 +7,13 @@ tuple passed in, e.g. ``("schedules", 0, "layers", 1, "participants", 2)``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from oncall.config.findings import Finding
 from oncall.schedules.models import Override, Person, Schedule
 from oncall.schedules.resolve import ResolvedSchedule
+from oncall.schedules.rotation import require_aware
 
 DEFAULT_HORIZON = timedelta(days=28)
 _PAGING_METHODS = ("sms", "voice")
@@ -129,6 +130,8 @@ def check_gaps(resolved: ResolvedSchedule, index: int, *, now: datetime,
     """An error per window in [now, now + horizon) during which nobody is on call."""
     s = resolved.schedule
     tz = s.timezone
+    require_aware(now, "now")
+    now = now.astimezone(UTC)  # the horizon is real elapsed time, not local wall time
     end = now + horizon
     out = []
     for a, b in resolved.gaps(now, end):

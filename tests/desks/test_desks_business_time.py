@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from desk_fixtures import ALWAYS, EASTERN, LA, NY, PACIFIC, SIX_US, UTC_DESK, desk
@@ -14,8 +15,10 @@ from oncall.desks import (
     Desk,
     add_business_time,
     business_time_between,
+    desk_status,
     holiday_name,
     is_open,
+    next_close,
     next_open,
     open_intervals,
     standard_day,
@@ -204,3 +207,21 @@ def test_reference_sees_holidays() -> None:
     assert not reference_is_open(MIXED, ny(2027, 2, 15, 9))
     assert reference_is_open(MIXED, ny(2027, 2, 16, 10, 30))
     assert holiday_name(MIXED, date(2026, 7, 3)) == "Independence Day (observed)"
+
+
+ZONES = [ZoneInfo(z) for z in ("America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(t=instants, zone=st.sampled_from(ZONES), minutes=st.integers(min_value=0, max_value=60 * 80))
+def test_the_zone_of_the_input_never_changes_an_answer(t: datetime, zone: ZoneInfo, minutes: int) -> None:
+    """The same instant given in UTC, in the desk's zone or in another zone: the same instants back."""
+    duration = timedelta(minutes=minutes)
+    answers = []
+    for given_as in (t, t.astimezone(MIXED.timezone), t.astimezone(zone)):
+        close = next_close(MIXED, given_as)
+        answers.append((next_open(MIXED, given_as).astimezone(UTC),
+                        add_business_time(MIXED, given_as, duration).astimezone(UTC),
+                        None if close is None else close.astimezone(UTC),
+                        desk_status(MIXED, given_as).state, is_open(MIXED, given_as)))
+    assert answers[0] == answers[1] == answers[2]

@@ -154,6 +154,16 @@ def test_coverage_gap_reaching_the_horizon_says_so() -> None:
         "14:00 (America/Los_Angeles); the gap may continue past the end of the checked window"]
 
 
+def test_coverage_horizon_is_real_time_across_fall_back() -> None:
+    """A day from Saturday noon PDT ends on Sunday at 11:00 PST (24 hours), not 12:00 PST."""
+    found = check_schedules(PEOPLE, (schedule(restrictions=WEEKDAY_ONLY),), (),
+                            now=datetime(2026, 10, 31, 12, 0, tzinfo=LA), horizon=timedelta(days=1),
+                            used_schedules={"primary"})
+    assert [f.message for f in found] == [
+        "schedule 'primary' has nobody on call from Sat 2026-10-31 12:00 to Sun 2026-11-01 "
+        "11:00 (America/Los_Angeles); the gap may continue past the end of the checked window"]
+
+
 @pytest.mark.parametrize(("phone", "message"), [
     ("+1415555", "not a valid number"),
     ("4155550101", "E.164"),
