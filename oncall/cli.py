@@ -195,10 +195,10 @@ def explain(
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of configuration files (for editors)."""
-    from oncall.config.sections import json_schema
+    """Print the JSON Schema of one configuration file (for editors and check-jsonschema)."""
+    from oncall.config.schema import config_file_schema
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+    typer.echo(json.dumps(config_file_schema(), indent=2))
 
 
 @app.command()
@@ -267,6 +267,34 @@ def send_ticket(
     typer.echo(f"{response.status_code} {response.text}")
     if response.status_code >= 300:
         raise typer.Exit(1)
+
+
+@app.command("sms-reply")
+def sms_reply(
+    person: Annotated[str, typer.Argument(help="Person id whose phone the reply comes from.")],
+    text: Annotated[str, typer.Argument(help="The reply, e.g. '1a', 'ack', 'esc 2', 'aa'.")],
+) -> None:
+    """Act as if PERSON texted TEXT back: the SMS reply path without a phone (the demo's
+    console transport, or a test). Prints the answer the person would get."""
+    from oncall.alerts import AdminAlerts
+    from oncall.directory import SnapshotDirectory
+    from oncall.inbound_adapter import ServiceInbound
+    from oncall.notify.composite import build_transport
+    from oncall.notify.sms_dialogue import answer_sms
+
+    snapshot = load_snapshot()
+    found = snapshot.people.get(person)
+    if found is None:
+        raise fail(f"unknown person {person!r} (known: {', '.join(sorted(snapshot.people))})")
+    if not found.phone:
+        raise fail(f"person {person!r} has no phone number")
+    service = _open_service()
+    transport, _ = build_transport(settings())
+    directory = SnapshotDirectory(snapshot)
+    inbound = ServiceInbound(service, service.engine, lambda: directory,
+                             AdminAlerts(service.engine, transport, lambda: snapshot))
+    answer = answer_sms(inbound, found.phone, text, now_utc())
+    typer.echo(answer if answer is not None else "(no answer: the carrier confirms STOP itself)")
 
 
 @app.command("test-page")

@@ -179,3 +179,8 @@ def test_incident_times_are_shown_in_the_readers_zone_with_the_offset(service_di
     london = oncall("incidents", "--config", str(service_dir), cwd=tmp_path, env={"TZ": "Europe/London"})
     assert "2026-11-26 02:00-05:00 EST" in ny.stdout, ny.stderr
     assert "2026-11-26 07:00+00:00 GMT" in london.stdout, london.stderr
+
+
+def test_sms_reply_from_an_unknown_person_is_refused(service_dir: Path, tmp_path: Path) -> None:
+    result = oncall("--config", str(service_dir), "sms-reply", "mallory", "aa", cwd=tmp_path)
+    assert 2 == result.returncode and "unknown person 'mallory'" in result.stderr
