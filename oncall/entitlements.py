@@ -13,7 +13,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from oncall.config.base import Day, Model, one_or_many
 from oncall.config.findings import Finding
@@ -31,16 +31,22 @@ class Plan(Model):
     """A support plan. ``after_hours``: the plan includes help outside business hours."""
 
     id: str = Field(pattern=_ID)
+    """The plan's id, named by customers (plan) and rules (when.plan)."""
     name: str = ""
+    """A display name."""
     after_hours: bool = False
+    """The plan includes help outside business hours (what require_after_hours_plan asks for)."""
     description: str = ""
+    """Free text for people reading the configuration."""
 
 
 class Contract(Model):
     """The maintenance / support agreement, valid from ``start`` to ``end`` inclusive."""
 
     start: Day | None = None
+    """First day of the agreement (the serving desk's local date); absent: no start."""
     end: Day | None = None
+    """Last day of the agreement, inclusive; absent: open-ended."""
 
     @model_validator(mode="after")
     def _order(self) -> Contract:
@@ -52,17 +58,35 @@ class Contract(Model):
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
 
 
+_CONTACT_SCHEMA = WithJsonSchema({"type": "string", "pattern": r"^\s*[^@\s]+@[^@\s]+\.[^@\s]+\s*$",
+                                  "description": "an e-mail address"}, mode="validation")
+
+
 class Customer(Model):
+    """A customer: which desk serves it, its plan, channel, agreement and authorised contacts."""
+
     id: str = Field(pattern=_ID)
+    """The customer's id, as tickets name it (after the source's customer_from rules)."""
     name: str = ""
+    """A display name."""
     plan: str | None = None
-    plan_until: Day | None = None  # inclusive; e.g. Extended Support bought until this day
+    """The id of the customer's support plan (see plans)."""
+    plan_until: Day | None = None
+    """Last day the plan is valid, inclusive (e.g. Extended Support bought until this day);
+    absent: no end."""
     channel: SalesChannel = SalesChannel.DIRECT
-    contract: Contract | None = None  # None: no agreement on file
+    """How the customer buys support: direct, or through a reseller."""
+    contract: Contract | None = None
+    """The maintenance agreement; absent: none on file."""
     desk: str | None = None
-    contacts: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
-    max_contacts: int | None = Field(default=None, ge=1)  # this customer's limit (else the policy's)
+    """The id of the serving desk; absent: the first desk."""
+    contacts: Annotated[tuple[Annotated[str, _CONTACT_SCHEMA], ...], BeforeValidator(one_or_many)] = ()
+    """Authorised support contacts' e-mail addresses (any case)."""
+    max_contacts: int | None = Field(default=None, ge=1)
+    """This customer's limit on named contacts; absent: entitlement.max_contacts."""
     domains: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
+    """E-mail domains whose every address counts as an authorised contact; used only when the
+    customer names no contacts."""
 
     @field_validator("contacts")
     @classmethod
@@ -89,12 +113,17 @@ class EntitlementPolicy(Model):
     """
 
     require_contract: bool = False
+    """The customer must have a maintenance agreement valid on the day."""
     require_after_hours_plan: bool = False
+    """The customer's plan must be current and include after-hours help."""
     require_authorised_contact: bool = False
+    """The requester must be one of the customer's contacts or domains."""
     channels: Annotated[tuple[SalesChannel, ...], BeforeValidator(one_or_many)] = ()
+    """Only customers buying through these channels are entitled; empty: any channel."""
     max_contacts: int | None = Field(default=None, ge=1)
-    # Role or list addresses (support@, team@…) cannot be named contacts when set.
+    """At most this many named contacts per customer (checked by `oncall check`)."""
     forbidden_contact_prefixes: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ()
+    """Local parts of role or list addresses (support, team…) that cannot be named contacts."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,13 +14,22 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from oncall.config.base import Duration, Model, one_or_many
+from oncall.config.base import Duration, Model, any_case, one_or_many
 from oncall.desks import business_time as desk_hours
 from oncall.entitlements import Entitlement
 from oncall.entitlements import evaluate as evaluate_entitlement
-from oncall.tickets import Environment, Priority, Severity, Status, Ticket, parse_priority, parse_severity
+from oncall.tickets import (
+    Environment,
+    Priority,
+    Severity,
+    Status,
+    Ticket,
+    parse_priority,
+    parse_severity,
+    spellings_schema,
+)
 
 if TYPE_CHECKING:
     from oncall.config.snapshot import Snapshot
@@ -47,27 +56,51 @@ def _severities(v: Any) -> tuple[Severity, ...]:
     return tuple(parse_severity(x) for x in one_or_many(v))
 
 
+# Schema-only: what a rule may write for one priority, severity or desk state.
+_PRIORITY = Annotated[Priority, WithJsonSchema(spellings_schema("priority"), mode="validation")]
+_SEVERITY = Annotated[Severity, WithJsonSchema(spellings_schema("severity"), mode="validation")]
+_DESK_STATE = Annotated[str, WithJsonSchema({"type": "string", "enum": list(DESK_STATES)}, mode="validation")]
+
+
 class Conditions(Model):
     """All given conditions must hold; a list means "any of these"."""
 
-    priority: Annotated[tuple[Priority, ...], BeforeValidator(_priorities)] = ()
+    priority: Annotated[tuple[_PRIORITY, ...], BeforeValidator(_priorities)] = ()
+    """The ticket's priority is one of these."""
     min_priority: Priority | None = None
-    severity: Annotated[tuple[Severity, ...], BeforeValidator(_severities)] = ()
-    min_severity: Severity | None = None  # sev2 ⇒ sev1 or sev2
+    """The ticket's priority is this or more urgent."""
+    severity: Annotated[tuple[_SEVERITY, ...], BeforeValidator(_severities)] = ()
+    """The ticket's severity is one of these."""
+    min_severity: Severity | None = None
+    """The ticket's severity is this or worse (sev2: sev1 or sev2)."""
     category: Annotated[tuple[str, ...], Many] = ()
+    """The ticket's category is one of these (any case)."""
     environment: Annotated[tuple[Environment, ...], Many] = ()
+    """The ticket's environment is one of these."""
     status: Annotated[tuple[Status, ...], Many] = ()
-    tags: Annotated[tuple[str, ...], Many] = ()  # any of
+    """The ticket's status is one of these."""
+    tags: Annotated[tuple[str, ...], Many] = ()
+    """The ticket has at least one of these tags."""
     entitled: bool | None = None
+    """The customer is (true) or is not (false) entitled to after-hours help."""
     authorised_contact: bool | None = None
+    """The requester is (or is not) an authorised contact of the customer."""
     contract_valid: bool | None = None
+    """The customer's maintenance agreement is (or is not) valid on the day."""
     customer_known: bool | None = None
+    """The ticket's customer is (or is not) in customers."""
     plan: Annotated[tuple[str, ...], Many] = ()
+    """The customer's plan is one of these plan ids."""
     channel: Annotated[tuple[str, ...], Many] = ()
+    """The customer's sales channel is one of these: direct, reseller."""
     desk: Annotated[tuple[str, ...], Many] = ()
-    desk_state: Annotated[tuple[str, ...], Many] = ()
+    """The serving desk is one of these desk ids."""
+    desk_state: Annotated[tuple[_DESK_STATE, ...], Many] = ()
+    """The serving desk's state is one of these: open, closed, holiday, emergency-only."""
     business_hours: bool | None = None
+    """The serving desk is (true) or is not (false) open."""
     event: Annotated[tuple[TicketEvent, ...], Many] = ()
+    """What happened to the ticket is one of these."""
 
     @model_validator(mode="after")
     def _states(self) -> Conditions:
@@ -77,12 +110,32 @@ class Conditions(Model):
         return self
 
 
+# A rule that pages (page: true, yes, 1…) must name its escalation policy.
+_PAGES_NEEDS_POLICY: dict[str, Any] = {
+    "if": {"required": ["page"], "properties": {"page": {"anyOf": [
+        {"const": True}, {"const": 1},
+        {"type": "string", "pattern": f"^{any_case('true', 'yes', 'on', 'y', 't', '1')}$"},
+    ]}}},
+    "then": {"required": ["escalation_policy"],
+             "properties": {"escalation_policy": {"type": "string", "minLength": 1}}},
+}
+
+
 class Rule(Model):
+    """A paging rule: when its conditions all hold, it decides whether the ticket pages."""
+
+    model_config = ConfigDict(json_schema_extra=_PAGES_NEEDS_POLICY)
+
     name: str = Field(min_length=1)
+    """The rule's name, unique; explanations quote it."""
     description: str = ""
+    """Free text for people reading the configuration."""
     when: Conditions = Conditions()
+    """Conditions that must all hold; none: the rule always applies."""
     page: bool
+    """Page (true) or do not page (false) when the rule applies."""
     escalation_policy: str | None = None
+    """The id of the escalation policy to page through; required when page is true."""
 
     @model_validator(mode="after")
     def _policy(self) -> Rule:
@@ -97,11 +150,19 @@ class Clock(StrEnum):
 
 
 class ResponseTarget(Model):
+    """A response target: when its conditions hold, it gives the ticket's respond-by time."""
+
     name: str = Field(min_length=1)
+    """The target's name, unique; explanations quote it."""
     when: Conditions = Conditions()
+    """Conditions that must all hold; none: the target always applies."""
     first_response: Duration | None = None
+    """Time allowed for the first response; absent: no target."""
     next_response: Duration | None = None
+    """Time allowed for each later response; absent: no target."""
     clock: Clock = Clock.BUSINESS
+    """business: count the desk's business hours (1d = one standard business day); calendar:
+    count around the clock."""
 
 
 @dataclass(frozen=True, kw_only=True)

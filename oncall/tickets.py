@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from oncall.config.base import any_case
 from oncall.errors import TicketError
 
 
@@ -234,6 +235,50 @@ def parse_environment(value: object) -> Environment:
     raise ValueError(
         f"unknown environment {value!r} (expected production, non-production, unknown)"
     )
+
+
+def _one_of(numbers: Any) -> str:
+    return "(?:" + "|".join(str(n) for n in sorted(numbers)) + ")"
+
+
+def spellings_schema(field: str) -> dict[str, Any]:
+    """JSON Schema of what ``parse_<field>`` reads, for configuration files that name values.
+
+    The canonical values come first (editors offer them); the patterns follow the parsers
+    above, built from the same tables, so a new synonym is accepted by both.
+    """
+    any_words = r"[\s_-]*"
+    canonical: list[StrEnum]
+    if field == "priority":
+        canonical, words = list(Priority), list(_PRIORITY_WORDS)
+        patterns = [rf"^(?:.*[\s_-])?{any_case(*words)}(?:[\s_-].*)?$",  # "Level 1 - Urgent"
+                    rf"^\s*0*{_one_of(_PRIORITY_NUMBERS)}\s*$",
+                    rf"^\s*{any_case('p', 'priority', 'level', 'lvl')}{any_words}{_one_of(_PRIORITY_LEVELS)}\s*$"]
+        numbers: list[int] = sorted(_PRIORITY_NUMBERS)
+        hint = "information, low, normal, high, urgent; also medium, critical…, P1, 'Level 1 - Urgent', 1–4"
+    elif field == "severity":
+        canonical, words = list(Severity), list(_SEVERITY_WORDS)
+        patterns = [rf"^\s*{any_case('sev', 'severity', 's', 'level', 'lvl')}?{any_words}[1-4](?:[\s_-].*)?$",
+                    rf"^\s*{any_case(*words)}\s*$"]
+        numbers = [1, 2, 3, 4]
+        hint = "sev1 … sev4; also SEV-1, S1, 'Level 1', 1–4, critical, major…"
+    elif field == "status":
+        canonical, words = list(Status), list(_STATUS_WORDS)
+        patterns = [rf"^\s*{any_case(*words)}\s*$", rf"^\s*0*{_one_of(_STATUS_NUMBERS)}\s*$"]
+        numbers = sorted(_STATUS_NUMBERS)
+        hint = "new, open, pending, waiting-for-support, solved, closed; also resolved, on hold…"
+    elif field == "environment":
+        canonical, words = list(Environment), [w for w in _ENV_WORDS if w]  # "" is optional below
+        patterns = [rf"^\s*{any_case(*words)}?\s*$"]
+        numbers = []
+        hint = "production, non-production, unknown; also prod, staging, test…"
+    else:
+        raise ValueError(f"no spellings for {field!r}")
+    branches: list[dict[str, Any]] = [{"type": "string", "enum": [v.value for v in canonical]}]
+    branches += [{"type": "string", "pattern": p} for p in patterns]
+    if numbers:
+        branches.append({"type": "integer", "enum": numbers})
+    return {"anyOf": branches, "description": f"a {field}: {hint}"}
 
 
 class Ticket(BaseModel):

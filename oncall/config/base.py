@@ -1,4 +1,9 @@
-"""Shared building blocks for configuration models: strict frozen models, durations, times."""
+"""Shared building blocks for configuration models: strict frozen models, durations, times.
+
+Each field type carries the JSON Schema of its *written* form (what a YAML file may say, as
+YAML 1.1 and 1.2 parsers read it), so ``oncall schema`` describes what ``oncall check``
+accepts. JSON Schema patterns have no case-insensitive flag: :func:`any_case` spells one out.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,33 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, Wi
 
 
 class Model(BaseModel):
-    """Base for configuration models: frozen, keyword-only, unknown keys rejected."""
+    """Base for configuration models: frozen, keyword-only, unknown keys rejected.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    A field's docstring (the string literal under it) is its description in ``oncall schema``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              use_attribute_docstrings=True)
+
+
+def any_case(*words: str) -> str:
+    """A regular-expression group matching any of ``words`` in any letter case.
+
+    JSON Schema patterns (ECMA-262, also read by Python's ``re``) have no flags, so each letter
+    becomes a class: ``any_case("off")`` is ``(?:[oO][fF][fF])``. A space matches a run of
+    spaces, underscores or hyphens, as the vocabularies' parsers read them.
+    """
+    def letter(c: str) -> str:
+        if c.isalpha():
+            return f"[{c.lower()}{c.upper()}]"
+        if c == " ":
+            return r"[\s_-]+"
+        return "\\" + c if c in r"\^$.|?*+()[]{}/" else c
+
+    def spell(word: str) -> str:
+        return "".join(letter(c) for c in word)
+
+    return "(?:" + "|".join(spell(w) for w in sorted(words, key=lambda w: (-len(w), w))) + ")"
 
 
 def _zone(value: object) -> ZoneInfo:
@@ -28,7 +57,9 @@ def _zone(value: object) -> ZoneInfo:
 
 
 TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(lambda z: z.key, return_type=str),
-                     WithJsonSchema({"type": "string", "description": "an IANA time zone, e.g. Europe/London"})]
+                     WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$",
+                                     "examples": ["America/New_York", "Europe/London", "UTC"],
+                                     "description": "an IANA time zone, e.g. Europe/London"})]
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -82,11 +113,15 @@ def format_duration(td: timedelta) -> str:
     return "".join(parts)
 
 
+DURATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "pattern": r"^\s*(?:\d+(?:\.\d+)?\s*[wdhmsWDHMS] *)+\s*$"},
+              {"type": "number", "minimum": 0}],
+    "description": "a duration: a number and a unit (w, d, h, m, s), several in a row (1h30m), "
+                   "or a number of seconds",
+}
 Duration = Annotated[timedelta, BeforeValidator(parse_duration),
                      PlainSerializer(format_duration, return_type=str),
-                     WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^(\d+(\.\d+)?\s*[wdhms]\s*)+$"},
-                                               {"type": "integer", "minimum": 0}],
-                                     "description": "a duration such as 30m, 2h, 1h30m, 2d, 1w (or seconds)"})]
+                     WithJsonSchema(DURATION_SCHEMA, mode="validation")]
 
 
 def parse_clock_time(value: object) -> time:
@@ -110,9 +145,15 @@ def parse_clock_time(value: object) -> time:
     return time(h, mi)
 
 
-ClockTime = Annotated[time, BeforeValidator(parse_clock_time),
-                      WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$",
-                                      "description": "a time of day, HH:MM (24:00 = end of day)"})]
+# HH:MM with hours 0-23 and minutes 00-59, or 24:00; shared with the desks' "HH:MM-HH:MM" windows.
+CLOCK_TIME_PATTERN = r"(?:[01]?\d:[0-5]\d|2[0-3]:[0-5]\d|24:00)"
+CLOCK_TIME_SCHEMA: dict[str, Any] = {
+    "anyOf": [{"type": "string", "pattern": rf"^\s*{CLOCK_TIME_PATTERN}\s*$"},
+              {"type": "integer", "minimum": 0, "maximum": 1440,
+               "description": "YAML 1.1 reads an unquoted 17:00 as the number 1020 (minutes)"}],
+    "description": "a time of day, HH:MM (24:00 = the end of the day); quote it",
+}
+ClockTime = Annotated[time, BeforeValidator(parse_clock_time), WithJsonSchema(CLOCK_TIME_SCHEMA, mode="validation")]
 
 
 def parse_date(value: object) -> date:
@@ -128,7 +169,11 @@ def parse_date(value: object) -> date:
     raise ValueError(f"not a date: {value!r} (use YYYY-MM-DD)")
 
 
-Day = Annotated[date, BeforeValidator(parse_date)]
+# date.fromisoformat (Python 3.11): 2026-12-24, 20261224, 2026-W52-4.
+_DATE_PATTERN = r"(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}-?W\d{2}-?[1-7])"
+Day = Annotated[date, BeforeValidator(parse_date),
+                WithJsonSchema({"type": "string", "pattern": rf"^\s*{_DATE_PATTERN}\s*$",
+                                "description": "a date, YYYY-MM-DD"}, mode="validation")]
 
 
 def parse_aware(value: object) -> datetime:
@@ -145,7 +190,12 @@ def parse_aware(value: object) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, BeforeValidator(parse_aware)]
+_TIME_PATTERN = r"\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?"
+AwareDatetime = Annotated[datetime, BeforeValidator(parse_aware), WithJsonSchema({
+    "type": "string",
+    "pattern": rf"^\s*{_DATE_PATTERN}[T ]{_TIME_PATTERN}\s*(?:Z|[+-]{_TIME_PATTERN})\s*$",
+    "description": "an ISO 8601 timestamp with a time zone offset, e.g. 2026-12-24T17:00:00-08:00 or …Z",
+}, mode="validation")]
 
 
 def one_or_many(value: Any) -> Any:

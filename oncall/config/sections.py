@@ -8,7 +8,6 @@ defined once.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from oncall.config.base import Model
 
@@ -46,15 +45,3 @@ def mapping_sections() -> dict[str, type[Model]]:
         "notifications": NotificationSettings,
     }
 
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema for one configuration file (every section optional)."""
-    from pydantic import create_model
-
-    fields: dict[str, Any] = {name: (list[model] | None, None) for name, model in list_sections().items()}  # type: ignore[valid-type]
-    fields.update({name: (model | None, None) for name, model in mapping_sections().items()})
-    file_model = create_model("OncallConfigFile", __base__=Model, **fields)
-    schema = file_model.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "oncall configuration file"
-    return schema

@@ -36,7 +36,16 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from oncall.config.base import Day, Model, TimeZone, one_or_many, parse_clock_time
+from oncall.config.base import (
+    CLOCK_TIME_PATTERN,
+    CLOCK_TIME_SCHEMA,
+    Day,
+    Model,
+    TimeZone,
+    any_case,
+    one_or_many,
+    parse_clock_time,
+)
 from oncall.desks.holiday_calendar import check_calendar, resolve_only
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,14 +62,24 @@ _GROUPS = {
 _WINDOW_RE = re.compile(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*")
 _CLOSED_WORDS = {"closed", "none", "off"}
 _WINDOW_SCHEMA: JsonSchemaValue = {
-    "type": "string",
-    "pattern": r"^\s*\d{1,2}:\d{2}\s*-\s*\d{1,2}:\d{2}\s*$",
-    "description": "'HH:MM-HH:MM'; an end before the start crosses midnight, 24:00 ends the day",
+    "anyOf": [
+        {"type": "string", "pattern": rf"^\s*{CLOCK_TIME_PATTERN}\s*-\s*{CLOCK_TIME_PATTERN}\s*$"},
+        {"type": "object", "required": ["start", "end"], "additionalProperties": False,
+         "properties": {"start": CLOCK_TIME_SCHEMA, "end": CLOCK_TIME_SCHEMA}},
+    ],
+    "description": "an opening window 'HH:MM-HH:MM' (or {start, end}); an end before the start "
+                   "crosses midnight, 24:00 ends the day",
 }
 _DAY_SCHEMA: JsonSchemaValue = {
     "anyOf": [_WINDOW_SCHEMA, {"type": "array", "items": _WINDOW_SCHEMA},
-              {"type": "string", "enum": sorted(_CLOSED_WORDS)}, {"type": "null"}],
+              {"type": "string", "enum": sorted(_CLOSED_WORDS)},
+              {"type": "string", "pattern": rf"^\s*{any_case(*_CLOSED_WORDS)}\s*$"},
+              {"type": "null"}],
+    "description": "the day's opening window(s); closed, none, [] or nothing for a day without hours",
 }
+# mon, Monday, a range such as mon-fri or fri-mon, weekdays, weekends, daily.
+_DAY_KEY_PATTERN = (rf"^\s*(?:{any_case(*_GROUPS)}|{any_case(*_DAY_ALIASES)}"
+                    rf"(?:\s*-\s*{any_case(*_DAY_ALIASES)})?)\s*$")
 MINUTES_PER_DAY = 1440
 
 
@@ -194,7 +213,7 @@ class WeeklyHours(Model):
             "type": "object",
             "description": "day (mon..sun), range (mon-fri), weekdays, weekends or daily → "
                            "window(s); each day at most once",
-            "propertyNames": {"pattern": r"^\s*[A-Za-z]+(\s*-\s*[A-Za-z]+)?\s*$"},
+            "propertyNames": {"pattern": _DAY_KEY_PATTERN},
             "additionalProperties": _DAY_SCHEMA,
         }
 
@@ -206,11 +225,17 @@ class WeeklyHours(Model):
 class HolidayCalendar(Model):
     """A public holiday calendar from the ``holidays`` library, optionally a named subset."""
 
-    country: str
+    country: str = Field(json_schema_extra={"pattern": r"^\s*[A-Za-z]{2,3}\s*$"})
+    """The country's ISO 3166 code, e.g. US, GB, AU (any case)."""
     subdiv: str | None = None
+    """A subdivision of the country as the ``holidays`` library names it, e.g. NY, ENG, NSW."""
     only: tuple[str, ...] | None = None
+    """Only these holidays, by name (any case; a unique leading part such as Thanksgiving will
+    do); absent: all of them."""
     observed: bool = True
+    """Whether a holiday's "(observed)" substitute day closes the desk too."""
     categories: tuple[str, ...] | None = None
+    """The library's holiday categories to use, e.g. [public, bank]; absent: public holidays."""
 
     @field_validator("country", mode="before")
     @classmethod
@@ -234,15 +259,20 @@ class ClosedDay(Model):
     """A company-specific closed date (desk state 'holiday')."""
 
     date: Day
+    """The local date the desk is closed."""
     name: str = "Company closed day"
+    """What the day is called in explanations."""
 
 
 class HalfDay(Model):
     """A date whose hours replace the weekly hours."""
 
     date: Day
+    """The local date."""
     hours: Annotated[tuple[Window, ...], WithJsonSchema(_DAY_SCHEMA)]
+    """That day's opening window(s), e.g. "09:00-13:00"."""
     name: str = "Half day"
+    """What the day is called in explanations."""
 
     @field_validator("hours", mode="before")
     @classmethod
@@ -254,20 +284,33 @@ class EmergencyOnlyDay(Model):
     """A date on which the desk is closed except for emergencies (state 'emergency-only')."""
 
     date: Day
+    """The local date."""
     name: str = "Emergency-only day"
+    """What the day is called in explanations."""
 
 
 class Desk(Model):
-    """A support desk. Business-time questions are answered by ``oncall.desks`` functions."""
+    """A support desk: its time zone, weekly business hours, holidays and company days.
+
+    Business-time questions are answered by ``oncall.desks`` functions.
+    """
 
     id: str = Field(min_length=1)
+    """The desk's id, named by customers (desk) and rules (when.desk)."""
     name: str | None = None
+    """A display name."""
     timezone: TimeZone
+    """The desk's IANA time zone; hours and dates are local to it."""
     hours: WeeklyHours
+    """Weekly opening hours, e.g. {mon-fri: "09:00-17:00"}."""
     holidays: HolidayCalendar | None = None
+    """Public holidays on which the desk is closed (desk state 'holiday')."""
     closed: tuple[ClosedDay, ...] = ()
+    """Company days on which the desk is closed (desk state 'holiday')."""
     half_days: tuple[HalfDay, ...] = ()
+    """Dates with their own hours instead of the weekly ones."""
     emergency_only: tuple[EmergencyOnlyDay, ...] = ()
+    """Dates on which the desk is closed except for emergencies (desk state 'emergency-only')."""
 
     @field_validator("closed", "half_days", "emergency_only", mode="before")
     @classmethod

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from oncall.config.base import Duration, Model, one_or_many
 from oncall.config.findings import Finding
@@ -37,16 +37,26 @@ class ContactMode(StrEnum):
     OWN = "own"  # the person's own ordered contact methods, one after another
 
 
+_TARGET_KINDS = ("schedule", "person", "schedule_members")
+
+
 class Target(Model):
     """Exactly one of: the people on call in a schedule, a person, every member of a schedule."""
 
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": [kind], "properties": {kind: {"type": "string", "minLength": 1}}} for kind in _TARGET_KINDS
+    ]})
+
     schedule: str | None = None
+    """The id of a schedule: whoever is on call in it when the step runs."""
     person: str | None = None
+    """The id of a person."""
     schedule_members: str | None = None
+    """The id of a schedule: every participant of its layers."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Target:
-        given = [k for k in ("schedule", "person", "schedule_members") if getattr(self, k)]
+        given = [k for k in _TARGET_KINDS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
                 "a target needs exactly one of 'schedule', 'person', 'schedule_members'"
@@ -66,9 +76,14 @@ class Target(Model):
 
 
 class Step(Model):
+    """One round of notifications; the next step follows after ``delay`` without an acknowledgement."""
+
     targets: tuple[Target, ...] = Field(min_length=1)
+    """Who is notified: {schedule: id}, {person: id} or {schedule_members: id}, one or a list."""
     contact: ContactMode = ContactMode.OWN
+    """How: sms, voice, both, or own (each person's contact_methods, in order)."""
     delay: Duration = timedelta(minutes=15)
+    """How long to wait for an acknowledgement before the next step."""
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -77,11 +92,20 @@ class Step(Model):
 
 
 class EscalationPolicy(Model):
+    """Who is notified, how and after how long, until somebody acknowledges the incident."""
+
     id: str = Field(min_length=1)
+    """The policy's id, named by rules (escalation_policy)."""
     name: str = ""
+    """A display name."""
     steps: tuple[Step, ...] = ()
-    repeat: int | Literal["forever"] = Field(default=0)
+    """The steps, in order; `oncall check` refuses a policy without steps."""
+    repeat: Annotated[int | Literal["forever"], WithJsonSchema({
+        "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "const": "forever"}],
+    }, mode="validation")] = Field(default=0)
+    """Extra rounds through the steps after the first, or forever."""
     notify_admins_when_exhausted: bool = True
+    """Alert the admins when the last round ends without an acknowledgement."""
 
     @field_validator("repeat")
     @classmethod
@@ -101,18 +125,26 @@ class EscalationPolicy(Model):
 
 
 class ChannelLimit(Model):
+    """A storm limit for one channel."""
+
     min_interval: Duration
+    """At least this long between two messages to one person; what comes between is bundled."""
 
 
 class NotificationSettings(Model):
-    """The singleton ``notifications`` section."""
+    """Who hears about problems, and how often one person may be texted, called or mailed."""
 
     admins: tuple[str, ...] = ()
+    """People's ids: told about exhausted policies, blocked phones, silent sources, coverage
+    gaps and refused reloads."""
     # Defaults are for people who sleep through the first call: texts two minutes
     # apart, calls five minutes apart, everything in between is bundled.
     sms: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=2))
+    """Storm limit for text messages."""
     voice: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=5))
+    """Storm limit for calls."""
     email: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=1))
+    """Storm limit for e-mail."""
 
     @field_validator("admins", mode="before")
     @classmethod

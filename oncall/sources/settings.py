@@ -26,9 +26,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, WithJsonSchema, field_validator, model_validator
 
 from oncall.config.base import Duration, Model, one_or_many
+from oncall.tickets import spellings_schema
 
 
 class SourceKind(StrEnum):
@@ -121,13 +122,16 @@ _ALLOWED: dict[str, frozenset[RuleKind]] = {
 }
 
 MAPPED_FIELDS = ("customer", "severity", "category", "environment", "priority", "status")
+_VOCABULARIES = ("severity", "environment", "priority", "status")  # mapped onto values oncall knows
 
 
 class FieldRule(Model):
     """One ``kind[:argument]`` rule, e.g. ``custom_field:360001234567`` or ``tag:sev_``."""
 
     kind: RuleKind
+    """Where the value comes from."""
     arg: str = ""
+    """The custom field's id, or the tag prefix to remove."""
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.arg}" if self.arg else self.kind.value
@@ -153,7 +157,14 @@ def _rule(value: object) -> object:
     return {"kind": rule_kind, "arg": arg}
 
 
-Rule = Annotated[FieldRule, BeforeValidator(_rule)]
+_RULE_TEXT = Annotated[str, WithJsonSchema({
+    "type": "string",
+    "pattern": "^\\s*(?:(?:" + "|".join(k.value for k in RuleKind if k in _NEEDS_ARG) + ")\\s*:\\s*\\S.*"
+               "|(?:" + "|".join(k.value for k in RuleKind if k not in _NEEDS_ARG) + ")\\s*(?::\\s*)?)$",
+    "description": "kind[:argument]: organization, organization_tag:<prefix>, custom_field:<id>, "
+                   "requester_domain, tag:<prefix>, priority",
+})]
+Rule = Annotated[FieldRule, BeforeValidator(_rule, json_schema_input_type=_RULE_TEXT | FieldRule)]
 Rules = Annotated[tuple[Rule, ...], BeforeValidator(one_or_many)]
 
 
@@ -213,12 +224,26 @@ class SourceMapping(Model):
     """
 
     id: str = Field(min_length=1, max_length=100)
+    """The source's name, as in /webhooks/tickets/<id> (any case)."""
     customer_from: Rules = (FieldRule(kind=RuleKind.ORGANIZATION),
                             FieldRule(kind=RuleKind.REQUESTER_DOMAIN))
+    """Rules for the customer: organization, organization_tag:<prefix>, custom_field:<id>,
+    requester_domain, tag:<prefix>."""
     severity_from: Rules = ()
+    """Rules for the severity: custom_field:<id>, tag:<prefix>, priority."""
     category_from: Rules = ()
+    """Rules for the category: custom_field:<id>, tag:<prefix>."""
     environment_from: Rules = ()
-    value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Rules for the environment: custom_field:<id>, tag:<prefix>."""
+    value_maps: Annotated[dict[str, dict[str, str]], WithJsonSchema({
+        "type": "object",
+        "properties": {name: {"type": "object", "description": f"raw value → {name}",
+                              "additionalProperties": spellings_schema(name) if name in _VOCABULARIES
+                              else {"type": ["string", "number"], "description": f"a {name}"}}
+                       for name in MAPPED_FIELDS},
+        "additionalProperties": False,
+    }, mode="validation")] = Field(default_factory=dict)
+    """Per field, raw helpdesk values (any case) → the value to read instead."""
 
     @field_validator("id")
     @classmethod
