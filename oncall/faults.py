@@ -4,8 +4,9 @@
 passes checkpoint ``phase`` (e.g. ``before_send:1``). Unset — always, in production —
 every checkpoint is a no-op. Phases: ``accepted`` (ticket stored, not processed),
 ``incident_opened`` (incident committed, event not marked processed), the runner's
-``stepped``, ``released``, ``before_send``, ``after_send``, ``settled``, and
-``acknowledged`` (acknowledgement committed, reply not yet answered).
+``stepped``, ``released``, ``claiming`` (a message about to be claimed: still
+``pending``), ``before_send`` (claimed, not yet handed over), ``after_send``,
+``settled``, and ``acknowledged`` (acknowledgement committed, reply not yet answered).
 """
 
 from __future__ import annotations

@@ -5,13 +5,23 @@ Crash-safety protocol for sends:
 
 1. the engine's new state and the ledger rows (status ``pending``, or ``held`` by
    the storm limit) are committed in one transaction — a step is never lost;
-2. only then is the transport called;
-3. then the rows are marked ``sent`` or ``failed`` (a failure is fed back to the
+2. the message is claimed: its rows move to ``sending`` in a transaction that also
+   re-reads (and, on PostgreSQL, locks) their incidents, so an acknowledgement that
+   committed first always wins — a page for an incident no longer triggered is
+   ``cancelled`` there and never handed over;
+3. only then is the transport called;
+4. then the rows are marked ``sent`` or ``failed`` (a failure is fed back to the
    engine as a :class:`DeliveryFailed` event so the person's next method goes out).
 
-A ``pending`` row found at start-up has an unknown outcome: it is marked ``unknown``
-and resent once (a new row with ``resend_of``), unless it was itself a resend or
-its incident is no longer triggered. One runner per database.
+Recovery, at the start of every pass (so not only after a restart: between passes
+this runner has nothing in flight, so whatever it finds was left by a dead sender):
+a ``pending`` row never reached the transport and is simply sent. A ``sending`` row
+has an unknown outcome: it is marked ``unknown`` and resent once (a new row with
+``resend_of``), unless its incident is no longer triggered. A resend whose outcome is
+unknown too is not resent again; its page is treated as not delivered — a
+:class:`DeliveryFailed` — so the person's next contact method goes out at once
+instead of the step waiting out its delay. One runner per database (several would
+need a deadline on each claim before treating it as abandoned).
 """
 
 from __future__ import annotations
@@ -56,6 +66,7 @@ class RunReport:
     failed: int = 0
     held: int = 0
     resent: int = 0
+    cancelled: int = 0
     conflicts: int = 0
 
 
@@ -79,7 +90,6 @@ class Runner:
         self._lock = threading.Lock()
         self._settle_lock = threading.Lock()  # report counters and settlements, one at a time
         self._senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="oncall-send")
-        self._recovered = False
         self._policies: dict[str, EscalationPolicy] = {}
 
     # ---- public -------------------------------------------------------------------
@@ -87,11 +97,11 @@ class Runner:
     def run_due(self, now: datetime) -> RunReport:
         report = RunReport()
         with self._lock:
-            if not self._recovered:
-                self._recover(now, report)
-                self._recovered = True
+            # Every send of the previous pass has finished (or died): what is still
+            # pending or claimed now was left behind.
+            keys = self._recover(now, report)
             for _ in range(MAX_PASSES):
-                keys = self._step_due(now, report)
+                keys += self._step_due(now, report)
                 keys += self._release_held(now)
                 if len(keys) > 1:
                     # Concurrently: one slow or retrying provider call must not hold back
@@ -102,6 +112,7 @@ class Runner:
                         self._send(key, now, report)
                 if not keys and not self._has_due(now):
                     break
+                keys = []
         return report
 
     def next_wakeup(self) -> datetime | None:
@@ -242,10 +253,12 @@ class Runner:
     # ---- sending ------------------------------------------------------------------
 
     def _send(self, key: str, now: datetime, report: RunReport) -> None:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(notifications).where(and_(
-                notifications.c.message_key == key, notifications.c.status == repo.PENDING))
-                .order_by(notifications.c.id)).all()
+        self.checkpoint("claiming")
+        with self.engine.begin() as conn:
+            rows, cancelled = self._claim(conn, key, now)
+        if cancelled:
+            with self._settle_lock:
+                report.cancelled += cancelled
         if not rows:
             return
         first = rows[0]
@@ -266,6 +279,42 @@ class Runner:
         with self._settle_lock, self.engine.begin() as conn:
             self._settle(conn, rows, provider_id, error, now, report)
         self.checkpoint("settled")
+
+    def _claim(self, conn: Connection, key: str, now: datetime) -> tuple[Sequence[Any], int]:
+        """Move the message's rows from ``pending`` to ``sending``, after re-checking
+        their incidents in this transaction. Returns the claimed rows (empty when
+        nothing is left to send) and how many were cancelled."""
+        rows = conn.execute(select(notifications.c.id, notifications.c.incident_id,
+                                   notifications.c.person_id, notifications.c.channel,
+                                   notifications.c.purpose).where(and_(
+            notifications.c.message_key == key, notifications.c.status == repo.PENDING))).all()
+        if not rows:
+            return [], 0
+        # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): an
+        # acknowledgement in flight either commits before this read or waits for the claim.
+        states = dict(conn.execute(
+            select(incidents.c.id, incidents.c.state)
+            .where(incidents.c.id.in_({r.incident_id for r in rows}))
+            .order_by(incidents.c.id).with_for_update()).all())
+        dead = [r for r in rows if r.purpose == "page" and states[r.incident_id] != "triggered"]
+        if dead:
+            conn.execute(update(notifications).where(notifications.c.id.in_([r.id for r in dead]))
+                         .values(status=repo.CANCELLED, message_key=None, updated_at=now))
+            for r in dead:
+                repo.write_audit(conn, r.incident_id, now, [Record(
+                    kind="notification", actor=r.person_id, channel=r.channel,
+                    outcome="cancelled",
+                    detail=f"not sent: incident {states[r.incident_id]} before it went out")])
+            if len(dead) == len(rows):
+                return [], len(dead)
+            self._compose(conn, key)  # the bundle without the cancelled pages
+        conn.execute(update(notifications).where(and_(
+            notifications.c.message_key == key, notifications.c.status == repo.PENDING))
+            .values(status=repo.SENDING, updated_at=now))
+        claimed = conn.execute(select(notifications).where(and_(
+            notifications.c.message_key == key, notifications.c.status == repo.SENDING))
+            .order_by(notifications.c.id)).all()
+        return claimed, len(dead)
 
     def _settle(self, conn: Connection, rows: Sequence[Any], provider_id: str | None,
                 error: DeliveryError | None, now: datetime, report: RunReport) -> None:
@@ -294,42 +343,60 @@ class Runner:
 
     # ---- recovery -----------------------------------------------------------------
 
-    def _recover(self, now: datetime, report: RunReport) -> None:
-        """Pending rows left by a crash: outcome unknown, resend each at most once."""
+    def _recover(self, now: datetime, report: RunReport) -> list[str]:
+        """Messages a dead sender left behind (see the module docstring). Returns the
+        keys to send: unclaimed messages, and the one resend of each unknown outcome."""
         keys: list[str] = []
         with self.engine.begin() as conn:
             rows = conn.execute(select(notifications, incidents.c.state.label("istate"))
                                 .join(incidents, incidents.c.id == notifications.c.incident_id)
-                                .where(notifications.c.status == repo.PENDING)
+                                .where(notifications.c.status.in_((repo.PENDING, repo.SENDING)))
                                 .order_by(notifications.c.id)).all()
-            by_key: dict[str, list[Any]] = defaultdict(list)
+            claimed: dict[str, list[Any]] = defaultdict(list)
             for r in rows:
-                by_key[r.message_key].append(r)
-            for key, group in by_key.items():
-                conn.execute(update(notifications).where(notifications.c.message_key == key)
-                             .where(notifications.c.status == repo.PENDING)
-                             .values(status=repo.UNKNOWN, updated_at=now))
-                again = [r for r in group if r.resend_of is None
-                         and (r.istate == "triggered" or r.purpose != "page")]
-                for r in group:
-                    repo.write_audit(conn, r.incident_id, now, [Record(
-                        kind="notification", actor=r.person_id, channel=r.channel,
-                        outcome="unknown", detail="outcome unknown at crash" + (
-                            "; resending once" if r in again else "; not resent"))])
-                if not again:
-                    continue
-                new_key = f"{key[:24]}-resend"
-                conn.execute(insert(notifications), [{
-                    "incident_id": r.incident_id, "person_id": r.person_id,
-                    "channel": r.channel, "address": r.address, "status": repo.PENDING,
-                    "purpose": r.purpose, "round": r.round, "step": r.step,
-                    "attempt": r.attempt, "message_key": new_key, "resend_of": r.id,
-                    "short_code": r.short_code, "body": r.body, "queued_at": now,
-                    "created_at": now, "updated_at": now} for r in again])
-                report.resent += len(again)
-                keys.append(new_key)
-        for key in keys:
-            self._send(key, now, report)
+                if r.status == repo.PENDING:
+                    if r.message_key not in keys:
+                        keys.append(r.message_key)  # never handed over: send it as it is
+                else:
+                    claimed[r.message_key].append(r)
+            for key, group in claimed.items():
+                keys += self._recover_claimed(conn, key, group, now, report)
+        return keys
+
+    def _recover_claimed(self, conn: Connection, key: str, group: list[Any], now: datetime,
+                         report: RunReport) -> list[str]:
+        """A claimed message's outcome is unknown: resend it once, or, for a resend,
+        feed the failure to the engine so the person's next method goes out now."""
+        conn.execute(update(notifications).where(and_(
+            notifications.c.message_key == key, notifications.c.status == repo.SENDING))
+            .values(status=repo.UNKNOWN, updated_at=now))
+        live = [r for r in group if r.istate == "triggered" or r.purpose != "page"]
+        again = [r for r in live if r.resend_of is None]
+        lost = [r for r in live if r.resend_of is not None and r.purpose == "page"]
+        for r in group:
+            repo.write_audit(conn, r.incident_id, now, [Record(
+                kind="notification", actor=r.person_id, channel=r.channel,
+                outcome="unknown", detail="outcome unknown at crash" + (
+                    "; resending once" if r in again else
+                    "; a resend, so not resent: treated as not delivered" if r in lost
+                    else "; not resent"))])
+        for r in lost:
+            feed_failure(conn, r.incident_id, DeliveryFailed(
+                person_id=r.person_id, channel=Channel(r.channel), round=r.round, step=r.step,
+                reason="not known to have gone out: the page and its resend were both "
+                       "caught by crashes"), now)
+        if not again:
+            return []
+        new_key = f"{key[:24]}-resend"
+        conn.execute(insert(notifications), [{
+            "incident_id": r.incident_id, "person_id": r.person_id,
+            "channel": r.channel, "address": r.address, "status": repo.PENDING,
+            "purpose": r.purpose, "round": r.round, "step": r.step,
+            "attempt": r.attempt, "message_key": new_key, "resend_of": r.id,
+            "short_code": r.short_code, "body": r.body, "queued_at": now,
+            "created_at": now, "updated_at": now} for r in again])
+        report.resent += len(again)
+        return [new_key]
 
 
 def feed_failure(conn: Connection, incident_id: int, failure: DeliveryFailed,

@@ -19,11 +19,13 @@ from oncall.store.tables import OPEN_STATES, audit, incidents, notifications
 from oncall.store.types import as_utc
 
 # Ledger statuses. "held" rows wait for the storm limit; "pending" rows are committed
-# before the transport is called, so a pending row found at start-up has an unknown
-# outcome.
-HELD, PENDING, SENT, DELIVERED, FAILED, UNKNOWN, SUPPRESSED = (
-    "held", "pending", "sent", "delivered", "failed", "unknown", "suppressed")
-COUNTS_FOR_LIMIT = (PENDING, SENT, DELIVERED, UNKNOWN)
+# with the step and have not reached the transport; "sending" rows were claimed just
+# before the transport call, so one found by recovery has an unknown outcome;
+# "cancelled" rows were dropped at the claim (their incident was no longer triggered).
+HELD, PENDING, SENDING, SENT, DELIVERED, FAILED, UNKNOWN, SUPPRESSED, CANCELLED = (
+    "held", "pending", "sending", "sent", "delivered", "failed", "unknown", "suppressed",
+    "cancelled")
+COUNTS_FOR_LIMIT = (PENDING, SENDING, SENT, DELIVERED, UNKNOWN)
 
 
 def load(conn: Connection, incident_id: int) -> Incident | None:

@@ -29,8 +29,8 @@ from sqlalchemy import Engine, create_engine, select
 
 from oncall.store.tables import incidents, notifications, ticket_events
 
-SENT, UNKNOWN, PENDING, HELD, SUPPRESSED, FAILED = (
-    "sent", "unknown", "pending", "held", "suppressed", "failed")
+SENT, UNKNOWN, PENDING, SENDING, HELD, SUPPRESSED, FAILED, CANCELLED = (
+    "sent", "unknown", "pending", "sending", "held", "suppressed", "failed", "cancelled")
 # Admin alerts and hand-off notices go straight to the transport, outside the ledger.
 OUTSIDE_LEDGER = ("alert-", "handoff-")
 
@@ -160,11 +160,11 @@ def check_sends(ledger: Ledger, sent: Counter[str]) -> list[str]:
             problems.append(f"key {key}: ledger says sent, twilio got {n}")
         elif statuses == {UNKNOWN} and n > 1:
             problems.append(f"key {key}: outcome unknown, twilio got {n}")
-        elif statuses & {PENDING}:
-            problems.append(f"key {key}: still pending after a clean stop")
+        elif statuses & {PENDING, SENDING}:
+            problems.append(f"key {key}: still {sorted(statuses)} after a clean stop")
         elif statuses == {FAILED} and n:
             problems.append(f"key {key}: ledger says failed, twilio accepted {n}")
-        elif statuses <= {SUPPRESSED, HELD} and n:
+        elif statuses <= {SUPPRESSED, HELD, CANCELLED} and n:
             problems.append(f"key {key}: {statuses} but twilio got {n}")
     by_id = {r.id: r for r in ledger.rows}
     resends: Counter[int] = Counter(r.resend_of for r in ledger.rows if r.resend_of is not None)

@@ -34,6 +34,7 @@ from oncall.testing.reliab_daemon import (
 )
 from oncall.testing.reliab_ledger import (
     PENDING,
+    SENDING,
     SENT,
     UNKNOWN,
     Ledger,
@@ -89,7 +90,7 @@ def _settled(ledger: Ledger, trial: Trial, acked: dict[int, str]) -> bool:
         return False
     if any(not all(flags) for flags in ledger.events.values()):
         return False
-    if any(r.status == PENDING for r in ledger.rows):
+    if any(r.status in (PENDING, SENDING) for r in ledger.rows):
         return False
     for inc in ledger.incidents:
         if inc.id in acked:
@@ -194,7 +195,6 @@ def _check_window(trial: Trial, ledger: Ledger, sent: Counter[str], answered: se
     lost = answered - stored
     if lost:
         trial.problems.append(f"tickets answered 202 but not stored: {sorted(lost)}")
-    pending = [r for r in ledger.rows if r.status == PENDING]
     if trial.phase == "accepted":
         if trial.tickets[trial.kill_at - 1] not in stored:
             trial.problems.append("killed at 'accepted' but the ticket is not stored")
@@ -204,14 +204,18 @@ def _check_window(trial: Trial, ledger: Ledger, sent: Counter[str], answered: se
                                   "unprocessed event")
     elif trial.phase in ("before_send", "after_send"):
         # Messages are handed over concurrently (several per pass), so at the kill each
-        # pending message is at Twilio at most once; the one the kill caught is not there yet
-        # (before_send) or is there exactly once (after_send).
-        counts = Counter(sent.get(k, 0) for k in {r.message_key or "" for r in pending})
+        # claimed message is at Twilio at most once; the one the kill caught is not there yet
+        # (before_send) or is there exactly once (after_send). Unclaimed ones are not there.
+        claimed = {r.message_key or "" for r in ledger.rows if r.status == SENDING}
+        counts = Counter(sent.get(k, 0) for k in claimed)
         caught = 0 if trial.phase == "before_send" else 1
-        if not pending or counts[caught] < 1 or any(n > 1 for n in counts):
-            trial.problems.append(f"killed at {trial.phase!r}: pending messages reached Twilio "
+        if not claimed or counts[caught] < 1 or any(n > 1 for n in counts):
+            trial.problems.append(f"killed at {trial.phase!r}: claimed messages reached Twilio "
                                   f"{dict(counts)} times; expected each at most once and one "
                                   f"{caught} times")
+        early = [r.id for r in ledger.rows if r.status == PENDING and sent.get(r.message_key or "")]
+        if early:
+            trial.problems.append(f"rows {early} reached Twilio before they were claimed")
     elif trial.phase == "acknowledged":
         if not any(i.state == "acknowledged" for i in ledger.incidents):
             trial.problems.append("killed at 'acknowledged' but nothing is acknowledged")

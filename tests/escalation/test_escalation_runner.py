@@ -1,5 +1,5 @@
-"""The runner over a real database (SQLite and PostgreSQL): paging, failover,
-storms, and recovery of sends whose outcome was unknown at a crash."""
+"""The runner over a real database (SQLite and PostgreSQL): paging, failover and
+storms. Crash recovery: ``test_escalation_recovery.py``; claims: ``test_escalation_claims.py``."""
 
 from __future__ import annotations
 
@@ -161,56 +161,6 @@ def test_held_pages_for_acknowledged_incidents_are_dropped(p: Paging) -> None:
     p.runner.run_due(T0 + 3 * MIN)
     assert [(a.id,)] == [m.incident_ids for m in p.transport.sent]
     assert ["suppressed"] == [e.status for e in p.service.ledger(b.id)]
-
-
-class Crash(BaseException):
-    """Stands in for SIGKILL inside one process."""
-
-
-@pytest.mark.parametrize("point", ["before_send", "after_send"])
-def test_pending_send_at_crash_is_resent_once_and_recorded(p: Paging, point: str) -> None:
-    def crash(name: str) -> None:
-        if name == point:
-            raise Crash
-
-    inc = p.service.open_or_update(ticket(), "primary", T0)
-    with pytest.raises(Crash):
-        p.new_runner(checkpoint=crash).run_due(T0)
-    p.new_runner().run_due(T0 + MIN)
-    expected = 1 if point == "before_send" else 2
-    assert expected == len(p.transport.sent)
-    ledger = p.service.ledger(inc.id)
-    assert ["unknown", "sent"] == [e.status for e in ledger]
-    assert ledger[0].id == ledger[1].resend_of
-    assert any(a.reason and "outcome unknown at crash" in a.reason
-               for a in p.service.audit(inc.id))
-
-
-def test_a_resend_whose_outcome_is_unknown_is_not_resent_again(p: Paging) -> None:
-    def crash(name: str) -> None:
-        if name == "after_send":
-            raise Crash
-
-    inc = p.service.open_or_update(ticket(), "primary", T0)
-    for _ in range(2):
-        with pytest.raises(Crash):
-            p.new_runner(checkpoint=crash).run_due(T0)
-    p.new_runner().run_due(T0 + MIN)
-    assert 2 == len(p.transport.sent)
-    assert ["unknown", "unknown"] == [e.status for e in p.service.ledger(inc.id)]
-
-
-def test_no_resend_for_incident_acknowledged_during_the_crash(p: Paging) -> None:
-    def crash(name: str) -> None:
-        if name == "before_send":
-            raise Crash
-
-    inc = p.service.open_or_update(ticket(), "primary", T0)
-    with pytest.raises(Crash):
-        p.new_runner(checkpoint=crash).run_due(T0)
-    p.service.ack(inc.id, "ann", T0)
-    p.new_runner().run_due(T0 + MIN)
-    assert [] == p.transport.sent
 
 
 def test_in_flight_incident_keeps_the_policy_it_started_with(p: Paging) -> None:

@@ -13,10 +13,26 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
-from oncall.testing.reliab_daemon import Launcher, ScriptLauncher, ZygoteLauncher
+from oncall.testing.fake_twilio import FakeTwilio
+from oncall.testing.reliab_daemon import (
+    PHONES,
+    DaemonSpec,
+    Launcher,
+    ScriptLauncher,
+    ZygoteLauncher,
+    free_port,
+    post_ticket,
+    stop,
+    ticket_body,
+    wait_ready,
+    write_config,
+)
+from oncall.testing.reliab_ledger import SENT, UNKNOWN, check_sends, read_ledger, reader, twilio_keys
 from oncall.testing.reliab_trials import PHASES, Trial, plan, run_trial
+from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN
 
 TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "20"))
 PARALLEL = 4
@@ -72,3 +88,39 @@ def test_a_trial_detects_a_lost_ticket(launcher: ZygoteLauncher, fast_config: Pa
         engine.dispose()
     assert ["ticket NEVER-FILED: lost (never stored)", "ticket NEVER-FILED: 0 incidents, expected 1"] \
         == problems
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_page_and_its_resend_both_killed_fail_over_at_once(launcher: ZygoteLauncher,
+                                                             tmp_path: Path) -> None:
+    """Killed before its first SMS went out, then again before that SMS's one resend:
+    the next start calls the person at once instead of waiting out the step (10 minutes
+    here), and the SMS is not sent a third time."""
+    config = write_config(tmp_path / "config", delay="10m")
+    log = tmp_path / "daemon.log"
+    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake, httpx.Client(timeout=10.0) as client:
+        fake._server.handle_error = lambda *_args: None  # type: ignore[method-assign]
+        spec = DaemonSpec(config=config, db_url=f"sqlite:///{tmp_path / 'oncall.db'}",
+                          port=free_port(), twilio_base=fake.base_url)
+        first = launcher.start(spec.env(fault="before_send:1"), log)
+        wait_ready(spec.base_url, first)
+        assert 202 == post_ticket(client, spec.base_url, ticket_body("TWICE-1"))
+        assert -9 == first.wait(15.0)
+        second = launcher.start(spec.env(fault="before_send:1"), log)  # dies at the resend
+        assert -9 == second.wait(15.0)
+        third = launcher.start(spec.env(), log)
+        wait_ready(spec.base_url, third)
+        call = fake.wait_for_calls(1, timeout=15.0)[0]
+        assert 0 == stop(third)
+        read = reader(spec.db_url)
+        try:
+            ledger = read_ledger(read)
+        finally:
+            read.dispose()
+    assert [] == fake.messages
+    original = ledger.rows[0].id
+    assert [(UNKNOWN, "sms", None), (UNKNOWN, "sms", original), (SENT, "voice", None)] == [
+        (r.status, r.channel, r.resend_of) for r in ledger.rows]
+    assert PHONES[call.to] == ledger.rows[0].person_id
+    assert [] == check_sends(ledger, twilio_keys([*fake.messages, *fake.calls]))
