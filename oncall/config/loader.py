@@ -104,9 +104,23 @@ def _new_list() -> LocatedList:
     return lst
 
 
+def _follow_on(err: Any, errors: list[Any]) -> bool:
+    """A list's "too short" that only repeats that one of its items failed.
+
+    pydantic counts a list's length after dropping the items that failed, so a layer whose
+    only restriction has a bad day would also report "layers: at least 1 item, not 0".
+    """
+    loc = tuple(err["loc"])
+    return err["type"] == "too_short" and any(
+        len(other["loc"]) > len(loc) and tuple(other["loc"][:len(loc)]) == loc for other in errors)
+
+
 def _validation_issues(exc: ValidationError, raw: Any, prefix: str) -> list[ConfigIssue]:
     issues = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors:
+        if _follow_on(err, errors):
+            continue
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         file, line = locate(raw, loc)
         where = ".".join(str(p) for p in loc)

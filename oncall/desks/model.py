@@ -78,8 +78,8 @@ _DAY_SCHEMA: JsonSchemaValue = {
     "description": "the day's opening window(s); closed, none, [] or nothing for a day without hours",
 }
 # mon, Monday, a range such as mon-fri or fri-mon, weekdays, weekends, daily.
-_DAY_KEY_PATTERN = (rf"^\s*(?:{any_case(*_GROUPS)}|{any_case(*_DAY_ALIASES)}"
-                    rf"(?:\s*-\s*{any_case(*_DAY_ALIASES)})?)\s*$")
+DAY_KEY_PATTERN = (rf"^\s*(?:{any_case(*_GROUPS)}|{any_case(*_DAY_ALIASES)}"
+                   rf"(?:\s*-\s*{any_case(*_DAY_ALIASES)})?)\s*$")
 MINUTES_PER_DAY = 1440
 
 
@@ -158,7 +158,12 @@ def _windows(value: Any) -> tuple[Window, ...]:
     return tuple(windows)
 
 
-def _expand_day_key(key: object) -> tuple[str, ...]:
+def expand_day_key(key: object) -> tuple[str, ...]:
+    """The days one name stands for: a day, a range (mon-fri, fri-mon), weekdays, weekends, daily.
+
+    The one day vocabulary of the configuration: desk hours' keys and schedule restrictions'
+    days both read through here. ValueError names the word and the accepted forms.
+    """
     if not isinstance(key, str):
         raise ValueError(f"unknown day {key!r}")
     text = key.strip().lower()
@@ -199,7 +204,7 @@ class WeeklyHours(Model):
         given_by: dict[str, str] = {}
         for key, spec in value.items():
             windows = _windows(spec)
-            for day in _expand_day_key(key):
+            for day in expand_day_key(key):
                 if day in given_by:
                     raise ValueError(f"{day} is given twice (in {given_by[day]!r} and {key!r})")
                 given_by[day] = str(key)
@@ -213,7 +218,7 @@ class WeeklyHours(Model):
             "type": "object",
             "description": "day (mon..sun), range (mon-fri), weekdays, weekends or daily → "
                            "window(s); each day at most once",
-            "propertyNames": {"pattern": _DAY_KEY_PATTERN},
+            "propertyNames": {"pattern": DAY_KEY_PATTERN},
             "additionalProperties": _DAY_SCHEMA,
         }
 

@@ -2,11 +2,15 @@
 
 Each finding's path points into the merged configuration, index = position in the
 tuple passed in, e.g. ``("schedules", 0, "layers", 1, "participants", 2)``.
+
+An override that changes nobody's shifts (it replaces someone who is not on call in its
+window, or puts on call someone who already is for the whole window) is a mistake made
+where it is written: ``oncall override add`` refuses it and ``oncall check`` warns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -125,6 +129,54 @@ def _check_overrides(overrides: tuple[Override, ...], known: set[str],
     return out
 
 
+def override_changes_nothing(override: Override, schedule: Schedule,
+                             others: Collection[Override]) -> str | None:
+    """Why ``override`` changes nobody on call for ``schedule`` (None: it changes something).
+
+    Compares who is on call over the override's window with and without it (``others``: the
+    overrides already there; the override itself, if among them, is left out).
+    """
+    if override.end <= override.start or override.schedule != schedule.id:
+        return None
+    rest = [o for o in others if o is not override]
+    without = ResolvedSchedule(schedule, rest).segments(override.start, override.end)
+    with_it = ResolvedSchedule(schedule, [*rest, override]).segments(override.start, override.end)
+    if without != with_it:
+        return None
+    tz = schedule.timezone
+    window = f"from {_fmt(override.start, tz)} to {_fmt(override.end, tz)} ({tz.key})"
+    if override.replaces == override.person:
+        return f"{override.person!r} would replace themselves {window}"
+    if override.replaces is not None:
+        return f"{override.replaces!r} is not on call for {schedule.id!r} at any time {window}"
+    if all(people == (override.person,) for _a, _b, people in without):
+        return f"{override.person!r} is already on call for {schedule.id!r} all the time {window}"
+    return f"{schedule.id!r} has the same people on call with and without it {window}"
+
+
+def _idle_overrides(schedules: tuple[Schedule, ...], overrides: tuple[Override, ...],
+                    now: datetime) -> list[Finding]:
+    """A warning per override not yet over that changes nothing.
+
+    Each is judged against the overrides listed before it, as ``oncall override add`` judged
+    it when it was appended: of two that make each other redundant, the later one is named.
+    """
+    by_id = {s.id: s for s in schedules}
+    out = []
+    for i, o in enumerate(overrides):
+        schedule = by_id.get(o.schedule)
+        if schedule is None or o.end <= now:
+            continue
+        # One overlapping the same slot is an error already, not also a reason to warn.
+        before = [other for other in overrides[:i] if other.schedule == o.schedule
+                  and not (_slot(other) == _slot(o) and other.start < o.end and o.start < other.end)]
+        reason = override_changes_nothing(o, schedule, before)
+        if reason is not None:
+            out.append(Finding(path=("overrides", i), severity="warning",
+                               message=f"override {o.id!r} changes nothing: {reason}"))
+    return out
+
+
 def check_gaps(resolved: ResolvedSchedule, index: int, *, now: datetime,
                horizon: timedelta = DEFAULT_HORIZON) -> list[Finding]:
     """An error per window in [now, now + horizon) during which nobody is on call."""
@@ -152,6 +204,7 @@ def check_schedules(people: tuple[Person, ...], schedules: tuple[Schedule, ...],
     out = _check_people(people, known)
     out += _check_layers(schedules, known)
     out += _check_overrides(overrides, known, schedule_ids)
+    out += _idle_overrides(schedules, overrides, now)
     done: set[str] = set()
     for i, s in enumerate(schedules):
         if s.id in used_schedules and s.id not in done:

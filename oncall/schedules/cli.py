@@ -20,12 +20,14 @@ from pydantic import ValidationError
 
 from oncall.errors import OncallError
 from oncall.instants import InstantError, parse_instant
+from oncall.schedules.checks import override_changes_nothing
 from oncall.schedules.ics import shifts_ics
 from oncall.schedules.models import Override, Schedule
 from oncall.schedules.overrides_file import (
     add_override,
     list_overrides,
     new_override_id,
+    problems_with,
     remove_override,
 )
 from oncall.schedules.resolve import ResolvedSchedule, Shift
@@ -161,8 +163,11 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
         replaces: Annotated[str | None, typer.Option("--replaces",
                                                      help="Only this person's slot")] = None,
         reason: Annotated[str | None, typer.Option("--reason")] = None,
+        force: Annotated[bool, typer.Option("--force",
+                                            help="Write it even if it changes nothing")] = False,
     ) -> None:
-        """Write an override to overrides.yaml (refuses overlaps, unknown ids, past windows)."""
+        """Write an override to overrides.yaml (refuses overlaps, unknown ids, past windows, and
+        an override that changes nobody on call unless --force)."""
         snap = snapshot()
         now = datetime.now(UTC)
         t0, t1 = parse_when(start, now, "--from"), parse_when(end, now, "--to")
@@ -173,10 +178,17 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
                                 start=t0, end=t1, reason=reason)
         except ValidationError as exc:
             _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        people_ids, schedule_ids = set(snap.people), set(snap.schedules)
+        # Other problems (overlaps, unknown ids, a past window) are said first, by add_override.
+        if not force and not problems_with(override, existing=snap.overrides, people_ids=people_ids,
+                                           schedule_ids=schedule_ids, now=now):
+            idle = override_changes_nothing(override, sched, snap.overrides)
+            if idle is not None:
+                _fail(f"override {ident!r} refused: it changes nothing: {idle} "
+                      "(--force writes it anyway)")
         with _friendly():
             path = add_override(snap.config_dir, override, existing=tuple(snap.overrides),
-                                people_ids=set(snap.people), schedule_ids=set(snap.schedules),
-                                now=now)
+                                people_ids=people_ids, schedule_ids=schedule_ids, now=now)
         typer.echo(f"added {ident} to {path}: {person} covers {schedule} from "
                    f"{_fmt(t0, sched.timezone)} to {_fmt(t1, sched.timezone)} "
                    f"({sched.timezone.key})")

@@ -8,12 +8,13 @@ people, overlaps, coverage gaps) live in :mod:`oncall.schedules.checks`.
 from __future__ import annotations
 
 from datetime import time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
-from oncall.config.base import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, any_case, one_or_many
+from oncall.config.base import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, one_or_many
+from oncall.desks.model import DAY_KEY_PATTERN, expand_day_key
 
 IDENT_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Ident = Annotated[str, Field(pattern=IDENT_PATTERN, max_length=100)]
@@ -22,37 +23,25 @@ ContactMethod = Literal["sms", "voice", "email"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-_DAY_GROUPS: dict[str, tuple[str, ...]] = {
-    "weekdays": WEEKDAYS[:5],
-    "weekends": WEEKDAYS[5:],
-    "everyday": WEEKDAYS,
+
+def _restriction_days(value: object) -> object:
+    """Days in the desk hours' vocabulary (one name or a list): mon…sun, Monday…, ranges such
+    as mon-fri or sat-sun, weekdays, weekends, daily; in weekday order, each once."""
+    if value is None:
+        return ()  # reported once, by the checks, as a restriction that lists no days
+    items = value if isinstance(value, (list, tuple)) else [value]
+    named = {day for item in items for day in expand_day_key(item)}
+    return tuple(day for day in WEEKDAYS if day in named)
+
+
+# One day name as the desk hours' keys are written, or a list of them.
+_DAY_NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": DAY_KEY_PATTERN}
+_DAYS_SCHEMA: dict[str, Any] = {
+    "anyOf": [_DAY_NAME_SCHEMA, {"type": "array", "items": _DAY_NAME_SCHEMA}],
+    "description": "the days a window starts on, as desk hours name them: mon … sun (Monday… in "
+                   "any case), a range such as mon-fri or sat-sun, weekdays, weekends, daily; one "
+                   "or a list",
 }
-
-
-def _expand_days(value: object) -> object:
-    """Accept 'weekdays' / 'weekends' / 'everyday' and full or capitalised day names."""
-    items = one_or_many(value)
-    if not isinstance(items, (list, tuple)):
-        return items
-    out: list[object] = []
-    for item in items:
-        if isinstance(item, str):
-            key = item.strip().lower()
-            if key in _DAY_GROUPS:
-                out.extend(_DAY_GROUPS[key])
-                continue
-            out.append(key[:3] if len(key) > 3 and key[:3] in WEEKDAYS else key)
-        else:
-            out.append(item)
-    return out
-
-
-# A day as _expand_days reads it: a group, or any word starting with a day's three letters.
-_DAY_NAME = Annotated[Weekday, WithJsonSchema({
-    "anyOf": [{"type": "string", "enum": [*WEEKDAYS, *_DAY_GROUPS]},
-              {"type": "string", "pattern": rf"^\s*(?:{any_case(*_DAY_GROUPS)}\s*|{any_case(*WEEKDAYS)}.*)$"}],
-    "description": "a day: mon … sun (Monday, Tue… in any case), weekdays, weekends or everyday",
-}, mode="validation")]
 
 
 def _normalise_phone(value: object) -> object:
@@ -105,8 +94,9 @@ class Restriction(Model):
     has nobody, so a lower layer (or nobody) answers.
     """
 
-    days: Annotated[tuple[_DAY_NAME, ...], BeforeValidator(_expand_days)]
-    """The days a window starts on: mon … sun, weekdays, weekends, everyday."""
+    days: Annotated[tuple[Weekday, ...], BeforeValidator(_restriction_days),
+                    WithJsonSchema(_DAYS_SCHEMA, mode="validation")]
+    """The days a window starts on: mon … sun, ranges (mon-fri), weekdays, weekends, daily."""
     from_: ClockTime = Field(alias="from")
     """Local time the window starts, HH:MM."""
     to: ClockTime

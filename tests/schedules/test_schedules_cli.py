@@ -174,7 +174,7 @@ def test_shifts_ics_for_a_person_to_file(invoke: Callable[..., Any], tmp_path: P
 
 
 def test_override_add_list_remove_round_trip(invoke: Callable[..., Any], snap: FakeSnapshot) -> None:
-    add = ["override", "add", "--schedule", "primary", "--person", "dave", "--replaces", "alice",
+    add = ["override", "add", "--schedule", "primary", "--person", "dave", "--replaces", "bob",
            "--from", "2099-12-24T17:00:00-08:00", "--to", "2099-12-26T09:00:00-08:00",
            "--reason", "holiday swap"]
     result = invoke(*add)
@@ -189,15 +189,56 @@ def test_override_add_list_remove_round_trip(invoke: Callable[..., Any], snap: F
 
     listed = invoke("override", "list", "--schedule", "primary")
     assert listed.exit_code == 0
-    assert listed.stdout.startswith("ovr-2099-12-24-dave  primary  dave (replaces alice)  "
+    assert listed.stdout.startswith("ovr-2099-12-24-dave  primary  dave (replaces bob)  "
                                     "Thu 2099-12-24 17:00-08:00 -> Sat 2099-12-26 09:00-08:00")
     assert "# holiday swap" in listed.stdout
 
     who = invoke("who", "primary", "--at", "2099-12-25T00:00:00-08:00", "--json")
     at = datetime(2099, 12, 25, tzinfo=ZoneInfo("America/Los_Angeles"))
-    base = on_call(SCHEDULES["primary"], at)
-    assert json.loads(who.stdout) == {"primary": ["dave"] if base == ("alice",) else list(base)}
+    assert ("bob",) == on_call(SCHEDULES["primary"], at)
+    assert json.loads(who.stdout) == {"primary": ["dave"]}
 
     removed = invoke("override", "remove", "ovr-2099-12-24-dave")
     assert removed.exit_code == 0, removed.output
     assert invoke("override", "list").stdout == ""
+
+
+# Alice and Bob take turns weekly from Monday 09:00 in Los Angeles; Bob has the week of
+# Monday 21 December 2099, Alice the one before.
+IDLE_OVERRIDES = [
+    pytest.param(["--person", "dave", "--replaces", "alice"],
+                 "'alice' is not on call for 'primary' at any time from Thu 2099-12-24 17:00 to "
+                 "Sat 2099-12-26 09:00 (America/Los_Angeles)", id="replaces-someone-off-that-week"),
+    pytest.param(["--person", "bob"],
+                 "'bob' is already on call for 'primary' all the time from Thu 2099-12-24 17:00 to "
+                 "Sat 2099-12-26 09:00 (America/Los_Angeles)", id="already-on-call-the-whole-window"),
+]
+
+
+@pytest.mark.parametrize(("who", "reason"), IDLE_OVERRIDES)
+def test_override_add_refuses_an_override_that_changes_nothing(
+        invoke: Callable[..., Any], snap: FakeSnapshot, who: list[str], reason: str) -> None:
+    result = invoke("override", "add", "--schedule", "primary", *who,
+                    "--from", "2099-12-24T17:00:00-08:00", "--to", "2099-12-26T09:00:00-08:00")
+    assert 2 == result.exit_code, result.output
+    assert [f"error: override 'ovr-2099-12-24-{who[1]}' refused: it changes nothing: {reason} "
+            "(--force writes it anyway)"] == result.stderr.splitlines()
+    assert not (snap.config_dir / "overrides.yaml").exists()
+
+
+def test_override_add_force_writes_an_override_that_changes_nothing(
+        invoke: Callable[..., Any], snap: FakeSnapshot) -> None:
+    result = invoke("override", "add", "--schedule", "primary", "--person", "dave", "--replaces", "alice",
+                    "--from", "2099-12-24T17:00:00-08:00", "--to", "2099-12-26T09:00:00-08:00", "--force")
+    assert 0 == result.exit_code, result.output
+    written = yaml.safe_load((snap.config_dir / "overrides.yaml").read_text())["overrides"]
+    assert ["ovr-2099-12-24-dave"] == [o["id"] for o in written]
+
+
+def test_override_add_says_other_problems_before_changes_nothing(invoke: Callable[..., Any]) -> None:
+    """A window in the past is the reason given, not that it changed nothing."""
+    result = invoke("override", "add", "--schedule", "primary", "--person", "alice",
+                    "--from", "2020-01-06T10:00:00-08:00", "--to", "2020-01-06T11:00:00-08:00")
+    assert 2 == result.exit_code
+    assert "ended in the past" in result.stderr
+    assert "changes nothing" not in result.stderr
