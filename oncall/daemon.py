@@ -57,6 +57,7 @@ from oncall.store.inbox import Inbox, get_cursor, set_cursor
 from oncall.store.tables import OPEN_STATES, incidents
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
+from oncall.web.server import connection_budget, guarded_protocol
 from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
@@ -135,6 +136,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._server: _Server | None = None
+        self._http_warning: str | None = None  # set when the descriptor limit lowers max_connections
 
     # ---- wiring helpers ------------------------------------------------------------
 
@@ -411,6 +413,8 @@ class Daemon:
             warnings.append("ONCALL_API_TOKEN is not set: the HTTP API and calendar feeds are disabled")
         warnings += [str(w) for w in snap.warnings]
         warnings += [f"{p} texted STOP: SMS to them is blocked" for p in self.alerts.blocked_people()]
+        if self._http_warning:
+            warnings.append(self._http_warning)
         lines += [f"  WARNING       : {w}" for w in warnings]
         if not s.twilio.configured:
             first = next(iter(snap.schedules), None)
@@ -435,7 +439,12 @@ class Daemon:
             self._loop.add_signal_handler(signal.SIGINT, self.request_stop)
             self._loop.add_signal_handler(signal.SIGHUP, lambda: self._loop.run_in_executor(  # type: ignore[union-attr]
                 None, self.reload, "SIGHUP"))
+        max_connections, self._http_warning = connection_budget(self.settings.http.max_connections)
+        if self._http_warning:
+            log.warning("http.max_connections_lowered", reason=self._http_warning)
+        # The protocol bounds slow clients (request deadline, keep-alive) and open connections.
         config = uvicorn.Config(self.build_app(), host=self.settings.listen_host, port=self.settings.listen_port,
+                                http=guarded_protocol(self.settings.http, max_connections),
                                 log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
         self._server = _Server(config)
         server_task = asyncio.create_task(self._server.serve())

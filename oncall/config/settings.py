@@ -23,6 +23,7 @@ from pydantic_settings import (
 from oncall.errors import ConfigError, ConfigIssue
 from oncall.notify.settings import SmtpSettings, TwilioSettings
 from oncall.sources.settings import SourceSettings
+from oncall.web.settings import HttpSettings
 
 DEFAULT_CONFIG_DIR = Path("schedules")
 DEFAULT_DATABASE_URL = "sqlite:///var/oncall.db"
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     engine_tick_seconds: float = Field(default=15.0, gt=0)
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
+    http: HttpSettings = HttpSettings()
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
 
     @field_validator("listen")

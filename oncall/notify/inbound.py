@@ -29,11 +29,15 @@ from oncall.notify.privacy import mask_phone
 from oncall.notify.ratecap import ReplyCap
 from oncall.notify.sms_dialogue import answer_sms
 from oncall.notify.status import machine_answered, normalise_status
+from oncall.web.input import InputError, read_body
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 TWIML = "text/xml"
+# Twilio's form posts are a few kilobytes (an SMS body is at most 1,600 characters);
+# anything larger is not Twilio and is refused before it is buffered or verified.
+MAX_FORM_BODY = 64 * 1024
 VOICEMAIL_TEXT = "This is oncall with an urgent page. Please check your text messages."
 
 
@@ -103,8 +107,11 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
     base = public_url.rstrip("/")
     cap = reply_cap or ReplyCap()
 
-    async def verified(request: Request) -> MultiDict | None:
-        body = (await request.body()).decode("utf-8", errors="replace")
+    async def verified(request: Request) -> MultiDict | Response:
+        try:
+            body = (await read_body(request, MAX_FORM_BODY)).decode("utf-8", errors="replace")
+        except InputError as exc:
+            return Response(exc.message, status_code=exc.status)
         params = MultiDict(parse_qsl(body, keep_blank_values=True))
         query = request.scope.get("query_string", b"").decode("latin-1")
         url = base + request.url.path + (f"?{query}" if query else "")
@@ -113,13 +120,13 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
             log.warning("twilio.signature_rejected", path=request.url.path,
                         signed=bool(signature), client=request.client.host
                         if request.client else None)
-            return None
+            return Response("forbidden", status_code=403)
         return params
 
     async def sms(request: Request) -> Response:
         params = await verified(request)
-        if params is None:
-            return Response("forbidden", status_code=403)
+        if isinstance(params, Response):
+            return params
         phone, body, now = params.get("From", ""), params.get("Body", ""), clock()
         text = await run_in_threadpool(answer_sms, handler, phone, body, now)
         if text is not None and not cap.allow(phone, now):
@@ -129,8 +136,8 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
 
     async def gather(request: Request) -> Response:
         params = await verified(request)
-        if params is None:
-            return Response("forbidden", status_code=403)
+        if isinstance(params, Response):
+            return params
         key, digits = request.query_params.get("key", ""), params.get("Digits", "")
         response = VoiceResponse()
         if not key:
@@ -153,8 +160,8 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
 
     async def answer(request: Request) -> Response:
         params = await verified(request)
-        if params is None:
-            return Response("forbidden", status_code=403)
+        if isinstance(params, Response):
+            return params
         key = request.query_params.get("key", "")
         response = VoiceResponse()
         if machine_answered(params.get("AnsweredBy")):
@@ -167,8 +174,8 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
 
     async def status(request: Request) -> Response:
         params = await verified(request)
-        if params is None:
-            return Response("forbidden", status_code=403)
+        if isinstance(params, Response):
+            return params
         key = request.query_params.get("key")
         update = normalise_status(params)
         if not key or update is None:

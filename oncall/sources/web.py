@@ -72,7 +72,10 @@ class BodyTooLarge(Exception):
 async def read_limited(request: Request, limit: int) -> bytes:
     """The raw body, refusing more than ``limit`` bytes without buffering the excess."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses; a length too long to
+    # convert is too large anyway
+    if declared is not None and declared.isascii() and declared.isdigit() and (
+            len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0

@@ -22,6 +22,7 @@ from oncall.config.snapshot import Snapshot
 from oncall.errors import IncidentError
 from oncall.incidents.service import IncidentService
 from oncall.schedules.ics import shifts_ics
+from oncall.web.input import InputError, parse_id, quoted, read_json
 
 FEED_PAST = timedelta(days=7)
 FEED_FUTURE = timedelta(days=90)
@@ -42,10 +43,10 @@ def api_routes(service: IncidentService, snapshot: Callable[[], Snapshot], *, ap
         return None
 
     def incident_id(request: Request) -> int | JSONResponse:
-        raw = request.path_params["incident_id"]
-        if not raw.isdigit():
-            return JSONResponse({"error": f"incident id must be a number, got {raw!r}"}, status_code=400)
-        return int(raw)
+        try:
+            return parse_id(request.path_params["incident_id"])
+        except InputError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
 
     async def list_incidents(request: Request) -> Response:
         if (denied := authorised(request)) is not None:
@@ -74,16 +75,18 @@ def api_routes(service: IncidentService, snapshot: Callable[[], Snapshot], *, ap
         if isinstance(ident, JSONResponse):
             return ident
         action = request.path_params["action"]
+        run = {"ack": service.ack, "escalate": service.escalate, "resolve": service.resolve}.get(action)
+        if run is None:
+            return JSONResponse({"error": f"unknown action {quoted(action)}: ack, escalate or resolve"},
+                                status_code=404)
         try:
-            payload = await request.json() if await request.body() else {}
-        except ValueError:
-            return JSONResponse({"error": "body must be JSON, e.g. {\"as\": \"alice\"}"}, status_code=400)
+            payload = await read_json(request, empty={})
+        except InputError as exc:
+            hint = ", e.g. {\"as\": \"alice\"}" if exc.status == 400 else ""
+            return JSONResponse({"error": exc.message + hint}, status_code=exc.status)
         actor = payload.get("as") if isinstance(payload, dict) else None
         if not isinstance(actor, str) or not actor:
             return JSONResponse({"error": "field 'as': name the person acting"}, status_code=422)
-        run = {"ack": service.ack, "escalate": service.escalate, "resolve": service.resolve}.get(action)
-        if run is None:
-            return JSONResponse({"error": f"unknown action {action!r}: ack, escalate or resolve"}, status_code=404)
         try:
             inc = run(ident, actor, clock(), "api")
         except IncidentError as exc:
