@@ -166,31 +166,47 @@ def explain(
         "--at", help="Evaluate as if it arrived at this instant (ISO-8601; default: its created_at).")] = None,
     event: Annotated[str, typer.Option(help="Ticket event: created, priority_raised, reopened, updated.")] = "created",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    source: Annotated[str | None, typer.Option(
+        help="Read the file as this source's webhook body (e.g. zendesk: a trigger body or an event).")] = None,
 ) -> None:
-    """Explain whether a ticket must page, and why."""
-    from oncall.rules import TicketEvent, decide, format_decision
+    """Explain whether a ticket must page, and why (and how the ticket was read)."""
+    from oncall.explain import explanation_json, explanation_text, read_vendor_body, resolve
+    from oncall.rules import TicketEvent, decide
+    from oncall.sources.payload import IgnoredEvent
     from oncall.tickets import load_ticket_text
 
     try:
-        text = sys.stdin.read() if str(ticket_file) == "-" else ticket_file.read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if str(ticket_file) == "-" else ticket_file.read_bytes()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"{ticket_file}: cannot read: {exc}") from None
-    try:
-        ticket = load_ticket_text(text)
-    except OncallError as exc:
-        raise fail(f"{ticket_file}: invalid ticket: {exc}") from None
     try:
         ev = TicketEvent(event)
     except ValueError:
         raise fail(f"--event: {event!r} is not one of {', '.join(e.value for e in TicketEvent)}") from None
-    when = parse_instant(at) or ticket.created_at
-    snapshot = load_snapshot(when)
+    given = parse_instant(at)
+    s = settings()
+    snapshot = None
+    try:
+        if source is None:
+            ticket = load_ticket_text(text)
+        else:
+            snapshot = load_snapshot(given)
+            name = source.lower()
+            ticket = read_vendor_body(raw, name, s.sources, snapshot.source_mappings.get(name), given or now_utc())
+    except IgnoredEvent as exc:
+        raise fail(f"{ticket_file}: the daemon acknowledges this and stores nothing: {exc.reason}", 1) from None
+    except OncallError as exc:
+        raise fail(f"{ticket_file}: invalid ticket: {exc}") from None
+    when = given or ticket.created_at
+    snapshot = snapshot or load_snapshot(when)
+    ticket = resolve(ticket, s.sources, snapshot.source_mappings, now_utc())
     decision = decide(ticket, ev, snapshot, when)
     if as_json:
-        typer.echo(json.dumps(decision.to_json(), indent=2))
+        typer.echo(json.dumps(explanation_json(decision, ticket), indent=2))
     else:
         typer.echo(f"ticket {ticket.id} ({ticket.source}) at {when.isoformat()}:")
-        typer.echo(format_decision(decision))
+        typer.echo(explanation_text(decision, ticket))
 
 
 @app.command()

@@ -52,9 +52,11 @@ from oncall.sources.settings import startup_warnings
 from oncall.sources.store_adapters import EngineCursors, GroupCommitSink
 from oncall.sources.web import ticket_routes
 from oncall.sources.writeback import writeback_for
+from oncall.sources.zendesk_lookup import EventResolver
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox, get_cursor, set_cursor
 from oncall.store.tables import OPEN_STATES, incidents
+from oncall.vocabulary import VocabularyReports
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
 from oncall.web.server import connection_budget, guarded_protocol
@@ -113,17 +115,21 @@ class Daemon:
                                            on_permanent=self._permanent_failure)
         self._acks_seen_until = started
         self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
+        self.vocabulary = VocabularyReports(self.alerts, unmapped=self.metrics.unmapped_values,
+                                            unreadable=self.metrics.tickets_unreadable)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
         self.checkpoint = checkpoint_from_env()
         self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications,
                              checkpoint=self.checkpoint)
         self.inbox = Inbox(self.engine)
         self.sink = GroupCommitSink(self.inbox)
+        self.http = httpx.Client(timeout=15.0)
         self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count,
-                             checkpoint=self.checkpoint)
+                             checkpoint=self.checkpoint,
+                             resolve=EventResolver(settings.sources, lambda: self.snapshot.source_mappings,
+                                                   self.http))
         self.source_health = SourceHealth(
             {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
-        self.http = httpx.Client(timeout=15.0)
         self.pollers = self._pollers()
         self.writeback = WriteBackFeed(
             self.engine,
@@ -153,7 +159,7 @@ class Daemon:
                 continue
             found[name] = cls(source=name, settings=s, client=self.http, sink=self.sink,
                               cursors=EngineCursors(self.engine), health=self.source_health,
-                              mapping=self._mapping_for(name))
+                              mapping=self._mapping_for(name), on_unreadable=self.vocabulary.unreadable)
         return found
 
     def _mapping_for(self, name: str) -> Callable[[], Any]:
@@ -161,6 +167,11 @@ class Daemon:
 
     def _count(self, outcome: Outcome) -> None:
         self.metrics.tickets_received.labels(outcome.source, outcome.outcome).inc()
+        if outcome.unmapped:
+            try:
+                self.vocabulary.unmapped(outcome.source, outcome.ticket_id, outcome.unmapped, self.clock.now())
+            except Exception:  # the ticket was decided already; telling the admins is best effort
+                log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
         d = outcome.decision
         if d is not None and not d.page and not d.entitled and not d.business_hours:
             desk = self.snapshot.desks.get(d.desk)

@@ -8,8 +8,8 @@ incident for a ticket that already has one only updates it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,17 +43,27 @@ class Outcome:
     detail: str
     incident_id: int | None = None
     decision: Decision | None = None
+    unmapped: Mapping[str, str] = field(default_factory=dict)  # values the ticket had that oncall did not know
+
+
+Resolver = Callable[[Ticket, datetime], Ticket]
 
 
 class Intake:
+    """``resolve`` (optional) fills in what a stored ticket names only by id (e.g. a Zendesk
+    event's organisation) just before it is decided; it must not raise and must bound its
+    own waiting (it runs in the worker, between escalation runs)."""
+
     def __init__(self, inbox: Inbox, service: IncidentService, snapshot: Callable[[], Snapshot],
                  *, on_outcome: Callable[[Outcome], None] | None = None,
-                 checkpoint: Callable[[str], None] = lambda _phase: None) -> None:
+                 checkpoint: Callable[[str], None] = lambda _phase: None,
+                 resolve: Resolver | None = None) -> None:
         self.checkpoint = checkpoint
         self.inbox = inbox
         self.service = service
         self.snapshot = snapshot
         self.on_outcome = on_outcome or (lambda _o: None)
+        self.resolve = resolve
 
     def process_pending(self, now: datetime, limit: int = 200) -> list[Outcome]:
         """Process every stored, unprocessed event (oldest first)."""
@@ -142,12 +152,15 @@ class Intake:
                 else self.inbox.last_ticket_state(item.source, item.ticket_id, before_id=item.id))
         except OncallError as exc:  # stored by an older version, or edited by hand
             return Outcome(**base, event="invalid", outcome="invalid", detail=str(exc))
+        base["unmapped"] = dict(ticket.unmapped)
         event = classify(previous, ticket)
         if event is Event.CLOSED:
             return _Cancel(base=base, event=event, reason=f"ticket {ticket.status}", decision=None,
                            none_outcome="ignored")
         if not event.needs_evaluation:
             return Outcome(**base, event=event, outcome="ignored", detail=f"{event} event needs no decision")
+        if self.resolve is not None:
+            ticket = self.resolve(ticket, now)
         decision = decide(ticket, _AS_RULE_EVENT[event], self.snapshot(), now)
         if decision.page:
             assert decision.escalation_policy is not None

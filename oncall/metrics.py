@@ -39,6 +39,12 @@ class Metrics:
         self.reload_failures = Counter(
             "oncall_reload_failures", "Configuration reloads refused", registry=r)
         self.reloads = Counter("oncall_reloads", "Configuration reloads applied", registry=r)
+        self.unmapped_values = Counter(
+            "oncall_unmapped_values", "Ticket values oncall does not know, read with a fallback "
+            "(add value_maps), by source and field", ["source", "field"], registry=r)
+        self.tickets_unreadable = Counter(
+            "oncall_tickets_unreadable", "Polled tickets that could not be read at all (admins "
+            "are told)", ["source"], registry=r)
         self.webhook_rejected = Counter(
             "oncall_webhooks_rejected", "Inbound requests refused", ["endpoint", "reason"], registry=r)
 

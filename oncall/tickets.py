@@ -2,6 +2,25 @@
 
 Every source (generic JSON, Zendesk, Freshdesk, Jira, pollers) produces a
 :class:`Ticket`; decisions only ever see this shape.
+
+Helpdesk admins extend vocabularies (Freshdesk custom statuses 6, 7…, Jira workflow statuses
+and priorities, custom field options), so a value oncall does not know never refuses a ticket.
+The ticket is decided with a fallback and the raw value is kept in ``Ticket.unmapped``
+(field → raw text), which is stored with the ticket:
+
+===========  ===============  ==========================================================
+field        unknown value →  why
+===========  ===============  ==========================================================
+status       ``open``         a custom status is one a human still works on: active
+priority     ``normal``       neither raised to urgent nor dropped; map it to page on it
+severity     unset            as if the helpdesk had not set one
+environment  ``unknown``
+===========  ===============  ==========================================================
+
+A source's ``value_maps`` translate such values before they are read (``value_maps.status:
+{"6": pending}``). The strict ``parse_*`` functions still refuse unknown words: configuration
+(rules, ``value_maps`` targets) must name values oncall knows. Only values of the wrong JSON
+type (an object where a priority belongs) refuse the ticket, naming the field.
 """
 
 from __future__ import annotations
@@ -13,7 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oncall.config.base import any_case
 from oncall.errors import TicketError
@@ -91,8 +110,9 @@ _PRIORITY_WORDS = {
 }
 # Freshdesk's numeric scale: 1 Low, 2 Medium, 3 High, 4 Urgent.
 _PRIORITY_NUMBERS = {1: Priority.LOW, 2: Priority.NORMAL, 3: Priority.HIGH, 4: Priority.URGENT}
-# "P1"/"Level 1" scales count down: 1 is the most urgent.
+# "P1"/"Level 1" scales count down: 1 is the most urgent (some helpdesks start at P0).
 _PRIORITY_LEVELS = {
+    0: Priority.URGENT,
     1: Priority.URGENT,
     2: Priority.HIGH,
     3: Priority.NORMAL,
@@ -105,8 +125,8 @@ def parse_priority(value: object) -> Priority:
     """Map a vendor's priority onto :class:`Priority`.
 
     Accepts the canonical words and synonyms ("medium", "critical"), Freshdesk's
-    numbers 1–4 (1 = low … 4 = urgent), "P1"…"P5" and "Level 1 - Urgent" style labels
-    (1 = urgent). Raises ``ValueError`` naming the value otherwise.
+    numbers 1–4 (1 = low … 4 = urgent), "P0"…"P5" and "Level 1 - Urgent" style labels
+    (0 and 1 = urgent). Raises ``ValueError`` naming the value otherwise.
     """
     if isinstance(value, Priority):
         return value
@@ -127,7 +147,7 @@ def parse_priority(value: object) -> Priority:
     for word in reversed(text.split(" ")):
         if word in _PRIORITY_WORDS:
             return _PRIORITY_WORDS[word]
-    m = re.fullmatch(r"(?:p|priority|level|lvl)\s?([1-5])", text)
+    m = re.fullmatch(r"(?:p|priority|level|lvl)\s?([0-5])", text)
     if m:
         return _PRIORITY_LEVELS[int(m.group(1))]
     raise ValueError(
@@ -177,12 +197,17 @@ _STATUS_WORDS = {
     "resolved": Status.SOLVED,
     "done": Status.SOLVED,
     "closed": Status.CLOSED,
+    # Zendesk event webhooks also report these for tickets that are gone from the queue
+    "archived": Status.CLOSED,
+    "deleted": Status.CLOSED,
+    "scrubbed": Status.CLOSED,
 }
-# Freshdesk: 2 Open, 3 Pending, 4 Resolved, 5 Closed.
+# Freshdesk: 2 Open, 3 Pending, 4 Resolved, 5 Closed; 6 and up are an admin's custom statuses.
 _STATUS_NUMBERS = {2: Status.OPEN, 3: Status.PENDING, 4: Status.SOLVED, 5: Status.CLOSED}
 
 
 def parse_status(value: object) -> Status:
+    """Map a status word or Freshdesk number onto :class:`Status`; ``ValueError`` otherwise."""
     if isinstance(value, Status):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -281,8 +306,54 @@ def spellings_schema(field: str) -> dict[str, Any]:
     return {"anyOf": branches, "description": f"a {field}: {hint}"}
 
 
+MAX_RAW_VALUE = 200
+
+# field → (strict parser, what an unknown value is read as, how that reads in a sentence)
+_OPEN_VOCABULARIES: dict[str, tuple[Any, Any, str]] = {
+    "status": (parse_status, Status.OPEN, "open"),
+    "priority": (parse_priority, Priority.NORMAL, "normal"),
+    "severity": (parse_severity, None, "unset"),
+    "environment": (parse_environment, Environment.UNKNOWN, "unknown"),
+}
+OPEN_VOCABULARY_FIELDS = tuple(_OPEN_VOCABULARIES)
+
+
+def read_value(field: str, value: object) -> tuple[Any, str | None]:
+    """Read a status, priority, severity or environment the way a ticket does.
+
+    Returns ``(value, None)`` when it is known, and ``(fallback, raw text)`` when it is a
+    text or number oncall does not know (see the module docstring for the fallbacks).
+    ``None`` and blank text read as absent: ``(fallback, None)``. Other JSON types
+    (objects, lists, booleans) raise ``ValueError``: they are malformed, not new labels.
+    """
+    parse, fallback, _ = _OPEN_VOCABULARIES[field]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return fallback, None
+    try:
+        return parse(value), None
+    except ValueError:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise
+        return fallback, str(value).strip()[:MAX_RAW_VALUE]
+
+
+def reads_as(field: str) -> str:
+    """How an unknown value of ``field`` is read, in a word (open, normal, unset, unknown)."""
+    return _OPEN_VOCABULARIES[field][2] if field in _OPEN_VOCABULARIES else "unset"
+
+
+def unmapped_note(field: str, raw: str) -> str:
+    """One sentence for ``explain`` and the audit log about a value oncall does not know."""
+    return f"{field} {raw!r} is not a known {field}; treated as {reads_as(field)} (add value_maps.{field} to map it)"
+
+
 class Ticket(BaseModel):
-    """A support ticket, normalised from any helpdesk. Unknown keys are kept as extras."""
+    """A support ticket, normalised from any helpdesk. Unknown keys are kept as extras.
+
+    ``unmapped`` keeps the raw value of every status, priority, severity or environment that
+    oncall did not know and read with a fallback (see the module docstring); it is part of
+    the stored JSON, so the fact survives storage and shows in ``explain``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow", str_strip_whitespace=True)
 
@@ -299,6 +370,34 @@ class Ticket(BaseModel):
     environment: Environment = Environment.UNKNOWN
     category: str | None = None
     tags: tuple[str, ...] = ()
+    unmapped: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_vocabularies(cls, data: Any) -> Any:
+        """Unknown labels become fallbacks recorded in ``unmapped`` instead of errors."""
+        if not isinstance(data, Mapping):
+            return data
+        out = dict(data)
+        unmapped = out.get("unmapped")
+        if unmapped is None:
+            unmapped = {}
+        if not isinstance(unmapped, Mapping):
+            return out  # the field's own validation names the problem
+        record = {str(k): str(v)[:MAX_RAW_VALUE] for k, v in unmapped.items()}
+        for name in OPEN_VOCABULARY_FIELDS:
+            given = out.get(name)
+            if given is None or (isinstance(given, str) and not given.strip()):
+                out.pop(name, None)  # absent or blank: the field's default
+                continue
+            try:
+                out[name], raw = read_value(name, given)
+            except ValueError:
+                continue  # a wrong JSON type: the field validator refuses it, naming the field
+            if raw is not None:
+                record[name] = raw
+        out["unmapped"] = record
+        return out
 
     @field_validator("id", mode="before")
     @classmethod
@@ -347,9 +446,38 @@ class Ticket(BaseModel):
     def extras(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
+    def unmapped_notes(self) -> list[str]:
+        """A sentence per value oncall did not know, naming its fallback and the fix."""
+        return [unmapped_note(field, raw) for field, raw in sorted(self.unmapped.items())]
+
+    def lookups(self) -> list[dict[str, Any]]:
+        """How ids in the ticket were turned into names (``lookups`` extra, see
+        :func:`lookup_record`); empty for tickets that named everything themselves."""
+        found = self.extras.get("lookups")
+        return [r for r in found if isinstance(r, dict)] if isinstance(found, list) else []
+
+    def notes(self) -> list[str]:
+        """What ``explain`` and the incident's audit log say about how the ticket was read."""
+        return [lookup_note(r) for r in self.lookups()] + self.unmapped_notes()
+
     def to_json(self) -> dict[str, Any]:
         """The generic JSON form (the keys of the contract plus extras)."""
         return self.model_dump(mode="json", exclude_none=False)
+
+
+def lookup_record(what: str, ref: str, *, via: str | None, value: str | None,
+                  reason: str | None = None) -> dict[str, Any]:
+    """One ``lookups`` entry: ``what`` ``ref`` became ``value`` via ``via`` (``None``: unresolved)."""
+    return {"what": what, "id": ref, "via": via, "value": value, "reason": reason}
+
+
+def lookup_note(record: Mapping[str, Any]) -> str:
+    """``organization 360001 resolved via Zendesk API → Acme`` / ``… unresolved (why)``."""
+    head = f"{record.get('what', 'value')} {record.get('id', '?')}"
+    if record.get("via") and record.get("value") is not None:
+        tail = f" ({record['reason']})" if record.get("reason") else ""
+        return f"{head} resolved via {record['via']} → {record['value']}{tail}"
+    return f"{head} unresolved" + (f" ({record['reason']})" if record.get("reason") else "")
 
 
 def _field_of(loc: tuple[int | str, ...]) -> str:

@@ -19,11 +19,12 @@ class TicketSummary:
     priority: str = "urgent"
     customer: str | None = None
     subject: str = ""
+    notes: tuple[str, ...] = ()  # how the ticket was read (ids resolved, unknown values), for the audit log
 
     @classmethod
     def from_ticket(cls, ticket: Ticket) -> TicketSummary:
         return cls(source=ticket.source, ticket_id=ticket.id, priority=ticket.priority.value,
-                   customer=ticket.customer, subject=ticket.subject)
+                   customer=ticket.customer, subject=ticket.subject, notes=tuple(ticket.notes()))
 
 
 @dataclass(frozen=True, kw_only=True)

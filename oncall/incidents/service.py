@@ -85,7 +85,8 @@ class IncidentService:
         incident_id = self._insert(conn, ticket, policy, now)
         repo.write_audit(conn, incident_id, now, [Record(
             kind="triggered", actor="ticket",
-            detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")])
+            detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")] + [
+            Record(kind="ticket_read", actor="ticket", detail=note) for note in ticket.notes])
         created = repo.load(conn, incident_id)
         assert created is not None
         return created, True

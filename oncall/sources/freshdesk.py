@@ -18,7 +18,10 @@ custom header ``X-Oncall-Secret: <ONCALL_SOURCES__FRESHDESK__SECRET>``, body::
     }
 
 Priority is the word (``Low``…``Urgent``) or the number 1–4; status the word or 2–5
-(2 Open, 3 Pending, 4 Resolved, 5 Closed). ``created_at``/``updated_at`` are optional: without
+(2 Open, 3 Pending, 4 Resolved, 5 Closed). Admins add custom statuses (6 and up, with names of
+their choosing): such a status is read as *open* — a human still works on the ticket — unless
+``value_maps.status`` maps it (``{"6": pending}``), and the raw value is kept in
+``Ticket.unmapped`` (see :mod:`oncall.tickets`). ``created_at``/``updated_at`` are optional: without
 them the ticket is stamped with the time oncall received it. Freshdesk's "Simple" content
 (``{"freshdesk_webhook": {"ticket_id": …, "ticket_priority": …}}``) is read too.
 The API's ticket object (``company_id``, ``requester`` side-load, ``custom_fields`` object,
@@ -33,11 +36,11 @@ from typing import Any
 
 from oncall.errors import TicketError
 from oncall.sources.interfaces import ParsedEvent
-from oncall.sources.mapping import VendorFacts, mapped_enum
+from oncall.sources.mapping import VendorFacts, mapped_priority, translated
 from oncall.sources.payload import load_json, obj, parsed, strings, text, timestamp
 from oncall.sources.settings import SourceMapping, default_mapping
 from oncall.sources.zendesk import custom_field_values, vendor_ticket
-from oncall.tickets import Priority, Ticket, parse_priority, parse_status
+from oncall.tickets import Ticket
 
 
 def _name_or_text(value: object, key: str, field: str) -> str | None:
@@ -76,10 +79,8 @@ def ticket_from_freshdesk(raw: Mapping[str, Any], *, source: str = "freshdesk",
     """Normalise one Freshdesk ticket (webhook template, simple content or API object)."""
     mapping = mapping or default_mapping(source)
     ticket_id = text(raw.get("id"), f"{where}id", required=True, limit=200)
-    priority = mapped_enum(text(raw.get("priority"), f"{where}priority"), mapping, "priority",
-                           f"{where}priority", parse_priority) or Priority.NORMAL
-    status = mapped_enum(text(raw.get("status"), f"{where}status", required=True), mapping,
-                         "status", f"{where}status", parse_status)
+    priority, priority_text = mapped_priority(mapping, text(raw.get("priority"), f"{where}priority"))
+    status = translated(mapping, "status", text(raw.get("status"), f"{where}status", required=True))
     created = timestamp(raw.get("created_at"), f"{where}created_at") or received_at
     if created is None:
         raise TicketError(f"{where}created_at", "missing")
@@ -97,8 +98,8 @@ def ticket_from_freshdesk(raw: Mapping[str, Any], *, source: str = "freshdesk",
         tags=tags,
         custom_fields=custom_field_values(raw.get("custom_fields"), f"{where}custom_fields"),
     )
-    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source, priority=priority,
-                         status=status, created_at=created,
+    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source,
+                         priority=priority_text, status=status, created_at=created,
                          updated_at=timestamp(raw.get("updated_at"), f"{where}updated_at"),
                          requester=requester, tags=tags)
 

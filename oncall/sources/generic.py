@@ -10,7 +10,9 @@ Body::
 ``event_id`` (or the ``X-Oncall-Event-Id`` header) makes retries idempotent; without it the
 sha256 of the canonical body is used. Unknown keys are kept as ticket extras. ``value_maps``
 of the source's mapping translate customer, severity, category, environment, priority and
-status before they are validated.
+status before they are validated; a status, priority, severity or environment oncall still
+does not know is read with the Ticket's fallback and kept in ``unmapped`` (see
+:mod:`oncall.tickets`), never refused.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def parse_generic(body: bytes, *, source: str = "generic", mapping: SourceMappin
     if mapping is not None:
         for name in MAPPED_FIELDS:
             raw = payload.get(name)
-            if isinstance(raw, str):
-                payload[name] = mapping.translate(name, raw)
+            # numbers too: a helpdesk's custom status 6 is mapped as "6"
+            if isinstance(raw, (str, int)) and not isinstance(raw, bool):
+                mapped = mapping.translate(name, str(raw))
+                if mapped != str(raw):
+                    payload[name] = mapped
     if "tags" in payload and isinstance(payload["tags"], list):
         payload["tags"] = tuple(payload["tags"])
     ticket = build_ticket(payload)

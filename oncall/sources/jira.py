@@ -10,6 +10,8 @@ The ticket id is the issue key (``SUP-42``). Customer: JSM keeps organisations i
 field, so map it (``customer_from: custom_field:customfield_10002``); otherwise the reporter's
 e-mail domain is used. A workflow status oncall does not know falls back to its status
 category (To Do → new, In Progress → open, Done → solved); ``value_maps.status`` overrides.
+A status without a usable category, or a priority oncall does not know (admins add their own),
+is read with the Ticket's fallback (open, normal) and kept in ``Ticket.unmapped``.
 The delivery id header ``X-Atlassian-Webhook-Identifier`` (unchanged across retries) is the
 event key when present.
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from oncall.errors import TicketError
 from oncall.sources.interfaces import ParsedEvent
-from oncall.sources.mapping import VendorFacts, mapped_enum, mapped_fields, scalar
+from oncall.sources.mapping import VendorFacts, mapped_fields, scalar, translated
 from oncall.sources.payload import (
     IgnoredEvent,
     build_ticket,
@@ -33,7 +35,7 @@ from oncall.sources.payload import (
     timestamp,
 )
 from oncall.sources.settings import SourceMapping, default_mapping
-from oncall.tickets import Priority, Status, parse_priority, parse_status
+from oncall.tickets import Status, parse_status, read_value
 
 TRACKED_EVENTS = ("jira:issue_created", "jira:issue_updated")
 
@@ -44,23 +46,25 @@ _STATUS_CATEGORIES = {"new": Status.NEW, "indeterminate": Status.OPEN, "done": S
 MAX_CHANGES = 50
 
 
-def _priority(value: str) -> Priority:
-    return parse_priority(_CLASSIC_PRIORITIES.get(value.strip().lower(), value))
+def _classic(value: str | None) -> str | None:
+    return _CLASSIC_PRIORITIES.get(value.strip().lower(), value) if value else value
 
 
-def _status(fields: dict[str, Any], mapping: SourceMapping) -> Status:
+def _status(fields: dict[str, Any], mapping: SourceMapping) -> Status | str:
+    """The status, else its category's; a name with neither is handed on as text (the Ticket
+    reads it as open and keeps it in ``unmapped``)."""
     status = obj(fields, "status", "issue.fields.")
     name = text(status.get("name"), "issue.fields.status.name", required=True, limit=200)
     assert name is not None
+    mapped = mapping.translate("status", name)
     try:
-        return parse_status(mapping.translate("status", name))
+        return parse_status(mapped)
     except ValueError:
         category = status.get("statusCategory")
         key = category.get("key") if isinstance(category, dict) else None
         if isinstance(key, str) and key in _STATUS_CATEGORIES:
             return _STATUS_CATEGORIES[key]
-        raise TicketError("issue.fields.status.name",
-                          f"unknown status {name!r} and no usable statusCategory") from None
+        return mapped
 
 
 def _changes(data: dict[str, Any]) -> list[dict[str, str | None]]:
@@ -99,8 +103,8 @@ def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | No
     raw_priority = (text(priority_obj.get("name"), "issue.fields.priority.name", limit=200)
                     if isinstance(priority_obj, dict)
                     else text(priority_obj, "issue.fields.priority", limit=200))
-    priority = mapped_enum(raw_priority, mapping, "priority", "issue.fields.priority.name",
-                           _priority) or Priority.NORMAL
+    priority_text = _classic(translated(mapping, "priority", raw_priority))
+    priority, _ = read_value("priority", priority_text)
     created = timestamp(fields.get("created"), "issue.fields.created") or received_at
     if created is None:
         raise TicketError("issue.fields.created", "missing")
@@ -117,7 +121,7 @@ def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | No
         "id": key,
         "source": source,
         "subject": text(fields.get("summary"), "issue.fields.summary") or "",
-        "priority": priority,
+        "priority": priority_text,
         "status": _status(fields, mapping),
         "created_at": created,
         "updated_at": timestamp(fields.get("updated"), "issue.fields.updated"),

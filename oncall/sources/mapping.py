@@ -6,16 +6,13 @@ into the Ticket's customer, severity, category and environment using the configu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from oncall.config.findings import Finding
-from oncall.errors import TicketError
 from oncall.sources.settings import FieldRule, RuleKind, SourceMapping
-from oncall.tickets import Priority, Severity, parse_environment, parse_severity
-
-T = TypeVar("T")
+from oncall.tickets import Priority, Severity, read_value
 
 _PRIORITY_SEVERITY = {
     Priority.URGENT: Severity.SEV1,
@@ -92,48 +89,34 @@ def first_value(rules: Sequence[FieldRule], facts: VendorFacts) -> str | None:
 
 
 def mapped_fields(mapping: SourceMapping, facts: VendorFacts) -> dict[str, Any]:
-    """customer/severity/category/environment for the Ticket, plus ``unmapped`` raw values.
+    """customer/severity/category/environment for the Ticket, as text after ``value_maps``.
 
-    A value that does not parse leaves the field empty and is reported under ``unmapped``
-    rather than refusing the ticket: refusing would lose a real emergency over a label.
+    Severity and environment are read by the Ticket: a value it does not know leaves the
+    field at its fallback and is kept in ``Ticket.unmapped`` rather than refusing the ticket
+    (refusing would lose a real emergency over a label).
     """
     out: dict[str, Any] = {}
-    unmapped: dict[str, str] = {}
-    for name, rules in (("customer", mapping.customer_from), ("category", mapping.category_from)):
-        raw = first_value(rules, facts)
-        out[name] = mapping.translate(name, raw) if raw else None
-    raw_sev = first_value(mapping.severity_from, facts)
-    out["severity"] = None
-    if raw_sev:
-        try:
-            out["severity"] = parse_severity(mapping.translate("severity", raw_sev))
-        except ValueError:
-            unmapped["severity"] = raw_sev
-    raw_env = first_value(mapping.environment_from, facts)
-    out["environment"] = None
-    if raw_env:
-        try:
-            out["environment"] = parse_environment(mapping.translate("environment", raw_env))
-        except ValueError:
-            unmapped["environment"] = raw_env
-    if unmapped:
-        out["unmapped"] = unmapped
+    for name, rules in (("customer", mapping.customer_from), ("category", mapping.category_from),
+                        ("severity", mapping.severity_from),
+                        ("environment", mapping.environment_from)):
+        out[name] = translated(mapping, name, first_value(rules, facts))
     return out
 
 
-def mapped_enum(raw: str | None, mapping: SourceMapping, name: str, field: str,
-                parse: Callable[[str], T]) -> T | None:
-    """Translate a core value (priority, status) through ``value_maps`` and parse it.
+def translated(mapping: SourceMapping, name: str, raw: str | None) -> str | None:
+    """``raw`` through ``value_maps[name]``; ``None`` stays ``None``."""
+    return mapping.translate(name, raw) if raw else None
 
-    Unlike severity, these cannot be left empty: a value that does not parse is a malformed
-    ticket and raises :class:`TicketError` naming ``field``.
+
+def mapped_priority(mapping: SourceMapping, raw: str | None) -> tuple[Priority, str | None]:
+    """The priority a vendor's raw value stands for, and the text to hand the Ticket.
+
+    The Ticket records a value it does not know in ``unmapped``; the parsed priority (normal
+    for unknown values) feeds the ``priority`` severity rule.
     """
-    if raw is None:
-        return None
-    try:
-        return parse(mapping.translate(name, raw))
-    except ValueError as exc:
-        raise TicketError(field, str(exc)) from None
+    text = translated(mapping, "priority", raw)
+    value, _ = read_value("priority", text)
+    return value, text
 
 
 def check_source_mappings(mappings: Sequence[SourceMapping]) -> list[Finding]:

@@ -5,6 +5,12 @@ fetches what changed, hands every ticket to the :class:`TicketSink`, persists it
 each page (so a crash re-reads at most one page; the sink drops the repeats), reports to
 :class:`SourceHealth`, and says when to poll next — the interval, a short pause while pages
 remain, ``Retry-After`` on 429, or an exponential backoff after errors.
+
+No ticket is skipped silently. Values oncall does not know (a custom status, a new priority)
+never stop a ticket (see :mod:`oncall.tickets`); a ticket that truly cannot be read (no id, an
+unreadable timestamp, not an object) is logged as an error and handed to ``on_unreadable``,
+which the daemon turns into a metric and an admin alert. The stream then moves on: one odd
+ticket must not stall every other ticket behind it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,20 @@ DEFAULT_INTERVAL = timedelta(minutes=1)
 PAGE_PAUSE = timedelta(seconds=6)
 
 MappingSource = SourceMapping | None | Callable[[], SourceMapping | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnreadableTicket:
+    """A polled ticket that could not be read at all; ``field`` and ``reason`` say why."""
+
+    source: str
+    ticket_id: str | None
+    field: str
+    reason: str
+    at: datetime
+
+
+OnUnreadable = Callable[[UnreadableTicket], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +97,8 @@ class BasePoller:
 
     def __init__(self, *, source: str, settings: SourceSettings, client: httpx.Client,
                  sink: TicketSink, cursors: CursorStore, health: SourceHealth | None = None,
-                 mapping: MappingSource = None, max_pages: int = 10) -> None:
+                 mapping: MappingSource = None, max_pages: int = 10,
+                 on_unreadable: OnUnreadable | None = None) -> None:
         if settings.base_url is None:
             raise SourceError(f"source {source!r}: polling needs base_url")
         self.source = source.lower()
@@ -89,6 +110,7 @@ class BasePoller:
         self.health = health
         self._mapping = mapping
         self.max_pages = max_pages
+        self.on_unreadable = on_unreadable
         self.interval = settings.poll_interval or DEFAULT_INTERVAL
         self.failures = 0
         self._accepted = 0
@@ -143,6 +165,20 @@ class BasePoller:
         except ValueError:
             raise SourceError(f"{self.source}: response is not JSON") from None
 
+    def _unreadable(self, raw: object, field: str, reason: str, now: datetime) -> None:
+        """Report a ticket that cannot be read; never raises (polling goes on)."""
+        ref = raw.get("id") if isinstance(raw, dict) else None
+        ticket_id = str(ref)[:200] if isinstance(ref, (str, int)) and not isinstance(ref, bool) else None
+        log.error("poll.ticket_unreadable", source=self.source, ticket_id=ticket_id, field=field,
+                  reason=reason)
+        if self.on_unreadable is None:
+            return
+        try:
+            self.on_unreadable(UnreadableTicket(source=self.source, ticket_id=ticket_id,
+                                                field=field, reason=reason, at=now))
+        except Exception:  # reporting must not stall the stream; the log line above stands
+            log.exception("poll.unreadable_report_failed", source=self.source)
+
     def _deliver(self, ticket: Ticket, now: datetime) -> None:
         key = f"poll:{ticket.id}:{ticket.last_change.isoformat()}"
         if self.sink.accept(self.source, key, ticket, now):
@@ -180,15 +216,14 @@ class ZendeskPoller(BasePoller):
             users = _index(data.get("users"))
             for i, raw in enumerate(data["tickets"]):
                 if not isinstance(raw, dict):
+                    self._unreadable(raw, f"tickets.{i}", "expected a JSON object", now)
                     continue
                 try:
                     ticket = ticket_from_zendesk(raw, source=self.source, mapping=self.mapping(),
                                                  organizations=orgs, users=users,
                                                  where=f"tickets.{i}.")
                 except TicketError as exc:
-                    # one odd ticket must not stall the stream for every other ticket
-                    log.warning("poll.ticket_skipped", source=self.source, field=exc.field,
-                                reason=exc.reason, ticket_id=raw.get("id"))
+                    self._unreadable(raw, exc.field, exc.reason, now)
                     continue
                 self._deliver(ticket, now)
             after = data.get("after_cursor")
@@ -231,13 +266,13 @@ class FreshdeskPoller(BasePoller):
                 raise SourceError(f"{self.source}: ticket listing is not a JSON list")
             for i, raw in enumerate(data):
                 if not isinstance(raw, dict):
+                    self._unreadable(raw, str(i), "expected a JSON object", now)
                     continue
                 try:
                     ticket = ticket_from_freshdesk(raw, source=self.source,
                                                    mapping=self.mapping(), where=f"{i}.")
                 except TicketError as exc:
-                    log.warning("poll.ticket_skipped", source=self.source, field=exc.field,
-                                reason=exc.reason, ticket_id=raw.get("id"))
+                    self._unreadable(raw, exc.field, exc.reason, now)
                     continue
                 self._deliver(ticket, now)
                 if ticket.updated_at is not None and (newest is None

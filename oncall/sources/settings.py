@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, WithJsonSchema, field_validator, model_validator
 
 from oncall.config.base import Duration, Model, one_or_many
-from oncall.tickets import spellings_schema
+from oncall.tickets import parse_environment, parse_priority, parse_severity, parse_status, spellings_schema
 
 
 class SourceKind(StrEnum):
@@ -123,6 +123,10 @@ _ALLOWED: dict[str, frozenset[RuleKind]] = {
 
 MAPPED_FIELDS = ("customer", "severity", "category", "environment", "priority", "status")
 _VOCABULARIES = ("severity", "environment", "priority", "status")  # mapped onto values oncall knows
+# value_maps targets of these fields must be values oncall knows: a map that points nowhere
+# would silently fall back (see oncall.tickets) instead of doing what its author meant
+_TARGET_PARSERS = {"severity": parse_severity, "environment": parse_environment,
+                   "priority": parse_priority, "status": parse_status}
 
 
 class FieldRule(Model):
@@ -193,9 +197,13 @@ class SourceMapping(Model):
 
     ``value_maps`` translate raw values (matched case-insensitively, after the prefix is removed)
     before they are interpreted; keys are ``customer``, ``severity``, ``category``,
-    ``environment``, ``priority`` and ``status``. A severity or environment value that still
-    does not parse is *not* a reason to refuse the ticket (that would lose it): the field is left
-    empty and the raw value is kept in the ticket's ``unmapped`` extra.
+    ``environment``, ``priority`` and ``status``, and the targets of the last four must be
+    values oncall knows (``oncall check`` refuses others). A status, priority, severity or
+    environment that still does not parse is *not* a reason to refuse the ticket (that would
+    lose it): it is read as open, normal, unset or unknown and the raw value is kept in the
+    ticket's ``unmapped`` record (see :mod:`oncall.tickets`). Numbers are matched as text:
+    ``status: {"6": pending}`` maps Freshdesk's custom status 6. ``customer`` also maps ids:
+    a Zendesk event webhook names the organisation by id (``customer: {"360001": acme}``).
 
     When a source has no entry, defaults apply: customer from ``organization`` then
     ``requester_domain``; severity, category and environment stay empty (generic tickets carry
@@ -263,6 +271,14 @@ class SourceMapping(Model):
             if not isinstance(table, dict):
                 raise ValueError(f"value_maps.{name}: expected a mapping of raw value → value")
             out[name] = {str(k).strip().lower(): str(val) for k, val in table.items()}
+            parse = _TARGET_PARSERS.get(name)
+            for key, target in out[name].items():
+                try:
+                    if parse is not None:
+                        parse(target)
+                except ValueError as exc:
+                    raise ValueError(f"value_maps.{name}: {key!r} maps to {target!r}, which is "
+                                     f"not a {name} oncall knows: {exc}") from None
         return out
 
     @model_validator(mode="after")

@@ -1,5 +1,8 @@
 """Zendesk: the webhook body a trigger sends, and tickets from the Incremental Export API (pure).
 
+Event-subscription webhooks (``zen:event-type:ticket.*``) arrive at the same endpoint and are
+read by :mod:`oncall.sources.zendesk_events`.
+
 Webhook body template — paste into the trigger action "Notify webhook" (JSON body); replace
 ``360001234567`` by your custom field ids, add one line per field your mapping uses::
 
@@ -21,7 +24,9 @@ Webhook body template — paste into the trigger action "Notify webhook" (JSON b
 
 Placeholders render as text: ``{{ticket.priority}}`` is ``Urgent``/``High``/``Normal``/``Low``
 or ``-`` when unset (→ normal); ``{{ticket.status}}`` is ``New``/``Open``/``Pending``/
-``On-hold``/``Solved``/``Closed``; ``{{ticket.tags}}`` is space-separated. Zendesk copies an
+``On-hold``/``Solved``/``Closed``; ``{{ticket.tags}}`` is space-separated. A value oncall does
+not know (a custom status's label, say) is read with the Ticket's fallback and kept in
+``Ticket.unmapped`` (see :mod:`oncall.tickets`); ``value_maps`` translate it first. Zendesk copies an
 organisation's tags onto its tickets, so ``organization_tag:<prefix>`` rules read the ticket
 tags (plus an ``organization_tags`` key if you add one).
 
@@ -37,10 +42,11 @@ from typing import Any
 
 from oncall.errors import TicketError
 from oncall.sources.interfaces import ParsedEvent
-from oncall.sources.mapping import VendorFacts, mapped_enum, mapped_fields
+from oncall.sources.mapping import VendorFacts, mapped_fields, mapped_priority, translated
 from oncall.sources.payload import build_ticket, load_json, obj, parsed, strings, text, timestamp
 from oncall.sources.settings import SourceMapping, default_mapping
-from oncall.tickets import Priority, Ticket, parse_priority, parse_status
+from oncall.sources.zendesk_events import is_event, parse_zendesk_event
+from oncall.tickets import Ticket
 
 
 def custom_field_values(value: object, field: str) -> dict[str, object]:
@@ -74,10 +80,8 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, source: str = "zendesk",
     """Normalise one Zendesk ticket (webhook template or API object)."""
     mapping = mapping or default_mapping(source)
     ticket_id = text(raw.get("id"), f"{where}id", required=True, limit=200)
-    priority = mapped_enum(text(raw.get("priority"), f"{where}priority"), mapping,
-                       "priority", f"{where}priority", parse_priority) or Priority.NORMAL
-    status = mapped_enum(text(raw.get("status"), f"{where}status", required=True), mapping,
-                     "status", f"{where}status", parse_status)
+    priority, priority_text = mapped_priority(mapping, text(raw.get("priority"), f"{where}priority"))
+    status = translated(mapping, "status", text(raw.get("status"), f"{where}status", required=True))
     created = timestamp(raw.get("created_at"), f"{where}created_at") or received_at
     if created is None:
         raise TicketError(f"{where}created_at", "missing")
@@ -97,8 +101,9 @@ def ticket_from_zendesk(raw: Mapping[str, Any], *, source: str = "zendesk",
         tags=tags,
         custom_fields=custom_field_values(raw.get("custom_fields"), f"{where}custom_fields"),
     )
-    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source, priority=priority,
-                         status=status, created_at=created, updated_at=updated, requester=requester, tags=tags)
+    return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source,
+                         priority=priority_text, status=status, created_at=created,
+                         updated_at=updated, requester=requester, tags=tags)
 
 
 def vendor_ticket(raw: Mapping[str, Any], where: str, mapping: SourceMapping, facts: VendorFacts,
@@ -119,8 +124,14 @@ def vendor_ticket(raw: Mapping[str, Any], where: str, mapping: SourceMapping, fa
 def parse_zendesk(body: bytes, *, source: str = "zendesk", mapping: SourceMapping | None = None,
                   received_at: datetime | None = None, event_id: str | None = None
                   ) -> ParsedEvent:
-    """Parse a Zendesk trigger webhook body. Raises :class:`TicketError` naming the field."""
+    """Parse a Zendesk webhook body: a trigger's (``{"ticket": …}``) or an event subscription's
+    (``{"type": "zen:event-type:…", "detail": …}``, :mod:`oncall.sources.zendesk_events`).
+    Raises :class:`TicketError` naming the field, :class:`IgnoredEvent` for events oncall does
+    not track."""
     data = load_json(body)
+    if is_event(data):
+        return parse_zendesk_event(data, source=source, mapping=mapping, received_at=received_at,
+                                   event_id=event_id)
     raw = obj(data, "ticket", "")
     ticket = ticket_from_zendesk(raw, source=source, mapping=mapping,
                                  received_at=received_at)

@@ -193,7 +193,9 @@ class _FakeServer:
 
 
 class FakeZendesk(_FakeServer):
-    """Incremental ticket export (cursor pages) and ticket comments (``PUT /tickets/{id}``)."""
+    """Incremental ticket export (cursor pages), ticket comments (``PUT /tickets/{id}``), and the
+    show endpoints event webhooks' ids are looked up with (``GET /organizations/{id}.json``,
+    ``/users/{id}.json``, ``/custom_statuses/{id}.json``)."""
 
     def __init__(self, *, email: str = "oncall-bot@example.com", api_token: str = "zd-token",  # noqa: S107 - fake
                  page_size: int = 2) -> None:
@@ -205,13 +207,19 @@ class FakeZendesk(_FakeServer):
         self.organizations: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
-        self._log: list[dict[str, Any]] = []  # every ticket version, in change order
+        self.custom_statuses: dict[int, dict[str, Any]] = {}
+        self._log: list[Any] = []  # every ticket version (and injected oddities), in change order
 
     def add_organization(self, org_id: int, name: str, tags: tuple[str, ...] = ()) -> None:
         self.organizations[org_id] = {"id": org_id, "name": name, "tags": list(tags)}
 
     def add_user(self, user_id: int, email: str, name: str = "") -> None:
         self.users[user_id] = {"id": user_id, "email": email, "name": name or email}
+
+    def add_custom_status(self, status_id: int, agent_label: str, status_category: str) -> None:
+        self.custom_statuses[status_id] = {
+            "id": status_id, "agent_label": agent_label, "end_user_label": agent_label,
+            "status_category": status_category, "active": True, "default": False}
 
     def put_ticket(self, ticket: dict[str, Any]) -> None:
         """Create or replace a ticket (API shape); it appears in the export stream."""
@@ -222,6 +230,13 @@ class FakeZendesk(_FakeServer):
             self.tickets[int(ticket["id"])] = version
             self._log.append(version)
 
+    def put_export_entry(self, entry: Any, *, at: datetime) -> None:
+        """Append anything to the export stream as-is (a ticket without an id, not an object…)."""
+        with self._lock:
+            if isinstance(entry, dict):
+                entry = {**entry, "generated_timestamp": int(at.timestamp())}
+            self._log.append(entry)
+
     def handle(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                body: Any) -> Reply:
         if self._basic(headers) != (f"{self.email}/token", self.api_token):
@@ -230,6 +245,14 @@ class FakeZendesk(_FakeServer):
             return self._export(query)
         if method == "PUT" and path.startswith("/api/v2/tickets/") and path.endswith(".json"):
             return self._comment(path[len("/api/v2/tickets/"):-len(".json")], body)
+        for prefix, key, table in (("/api/v2/organizations/", "organization", self.organizations),
+                                   ("/api/v2/users/", "user", self.users),
+                                   ("/api/v2/custom_statuses/", "custom_status", self.custom_statuses)):
+            if method == "GET" and path.startswith(prefix) and path.endswith(".json"):
+                raw_id = path[len(prefix):-len(".json")]
+                if not raw_id.isdigit() or int(raw_id) not in table:
+                    return 404, {}, {"error": "RecordNotFound", "description": "Not found"}
+                return 200, {}, {key: table[int(raw_id)]}
         return 404, {}, {"error": "InvalidEndpoint"}
 
     def _export(self, query: dict[str, str]) -> Reply:
@@ -241,7 +264,7 @@ class FakeZendesk(_FakeServer):
         elif "start_time" in query and query["start_time"].isdigit():
             t = int(query["start_time"])
             start = next((i for i, v in enumerate(self._log)
-                          if v["generated_timestamp"] >= t), len(self._log))
+                          if isinstance(v, dict) and v["generated_timestamp"] >= t), len(self._log))
         else:
             return 400, {}, {"error": "InvalidValue", "description": "start_time or cursor"}
         page = self._log[start:start + self.page_size]

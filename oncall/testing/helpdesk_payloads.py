@@ -156,3 +156,31 @@ def jira_webhook_body(key: str = "SUP-42", *, created_at: datetime,
             {"field": f, "fieldtype": "jira", "fromString": a, "toString": b}
             for f, a, b in changes]}
     return _dump(data)
+
+
+def zendesk_event_body(event: str = "ticket.created", ticket_id: int = 35436, *, at: datetime,
+                       created_at: datetime | None = None, subject: str = "Checkout is down",
+                       priority: str | None = "URGENT", status: str = "OPEN",
+                       organization_id: str | None = "360001", requester_id: str | None = "601",
+                       custom_status: str | None = None, tags: Sequence[str] = (),
+                       event_id: str | None = None, change: Mapping[str, Any] | None = None) -> bytes:
+    """A Zendesk event-subscription webhook body (``zen:event-type:<event>``), shaped as Zendesk's
+    webhook reference documents it: ids as strings, status and priority in upper case."""
+    return _dump({
+        "type": f"zen:event-type:{event}",
+        "account_id": 12514403,
+        "id": event_id or f"evt-{event}-{ticket_id}-{int(at.timestamp())}",
+        "time": iso(at),
+        "zendesk_event_version": "2022-11-06",
+        "subject": f"zen:ticket:{ticket_id}",
+        "detail": {
+            "actor_id": requester_id or "-1", "assignee_id": None, "brand_id": "1",
+            "created_at": iso(created_at or at), "custom_status": custom_status,
+            "description": "Our checkout returns 500 for every order.", "external_id": None,
+            "form_id": "1", "group_id": "98738", "id": str(ticket_id), "is_public": True,
+            "organization_id": organization_id, "priority": priority, "requester_id": requester_id,
+            "status": status, "subject": subject, "submitter_id": requester_id, "tags": list(tags),
+            "type": "INCIDENT", "updated_at": iso(at), "via": {"channel": "web"},
+        },
+        "event": {**dict(change or {}), "meta": {"sequence": {"id": "4f1c", "position": 1}}},
+    })

@@ -63,7 +63,7 @@ def test_explain_human_output_says_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("changes", "needle"), [
-    ({"priority": "whenever"}, "priority"),
+    ({"priority": True}, "priority"),
     ({"created_at": "2026-11-28T03:00:00"}, "created_at"),
 ])
 def test_explain_bad_ticket_names_the_field(tmp_path: Path, changes: dict[str, object], needle: str) -> None:

@@ -91,7 +91,7 @@ def test_unparseable_severity_is_kept_as_unmapped_not_refused() -> None:
     t = parse_zendesk(zendesk_webhook_body(created_at=NOW, custom_fields={"55": "banana"}),
                       mapping=m).ticket
     assert None is t.severity
-    assert {"severity": "banana"} == t.extras["unmapped"]
+    assert {"severity": "banana"} == t.unmapped
 
 
 def test_value_maps_translate_status_and_priority() -> None:

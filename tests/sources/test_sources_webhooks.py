@@ -226,7 +226,7 @@ def test_body_over_limit_413(h: Harness) -> None:
     (b"[" * 5000 + b"]" * 5000, "body"),
     (json.dumps({"ticket": {"id": "1"}}).encode(), "ticket.status"),
     (json.dumps({"ticket": {"id": {"x": 1}, "status": "open"}}).encode(), "ticket.id"),
-    (json.dumps({"ticket": {"id": 1, "status": "open", "priority": "whenever"}}).encode(),
+    (json.dumps({"ticket": {"id": 1, "status": "open", "priority": ["urgent"]}}).encode(),
      "ticket.priority"),
     (json.dumps({"ticket": {"id": 1, "status": "open", "created_at": "yesterday"}}).encode(),
      "ticket.created_at"),

@@ -80,10 +80,11 @@ def test_generic_ticket_keeps_unknown_keys_as_extras() -> None:
     ({"id": "1"}, "created_at"),
     ({"id": "1", "created_at": "2026-11-25T03:00:00"}, "created_at"),
     ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "updated_at": "yesterday"}, "updated_at"),
-    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "priority": "asap"}, "priority"),
-    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "severity": "sev9"}, "severity"),
-    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "status": "limbo"}, "status"),
-    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "environment": "moon"}, "environment"),
+    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "priority": True}, "priority"),
+    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "severity": ["sev1"]}, "severity"),
+    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "status": {"name": "open"}}, "status"),
+    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "environment": False}, "environment"),
+    ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "unmapped": "status"}, "unmapped"),
     ({"id": "1", "created_at": "2026-11-25T03:00:00Z", "tags": "vip"}, "tags"),
     ({"id": "", "created_at": "2026-11-25T03:00:00Z"}, "id"),
 ])
@@ -102,3 +103,39 @@ def test_naive_timestamp_message_explains_the_fix() -> None:
 def test_malformed_json_is_a_ticket_error(text: bytes) -> None:
     with pytest.raises(TicketError):
         load_ticket_text(text)
+
+
+@pytest.mark.parametrize(("field", "raw", "expected", "kept"), [
+    pytest.param("status", 6, Status.OPEN, "6", id="freshdesk-custom-status-number"),
+    pytest.param("status", "Awaiting vendor", Status.OPEN, "Awaiting vendor", id="custom-status-name"),
+    pytest.param("priority", "asap", Priority.NORMAL, "asap", id="unknown-priority-is-normal"),
+    pytest.param("priority", 7, Priority.NORMAL, "7", id="priority-number-out-of-range"),
+    pytest.param("severity", "sev9", None, "sev9", id="unknown-severity-is-unset"),
+    pytest.param("environment", "moon", Environment.UNKNOWN, "moon", id="unknown-environment"),
+])
+def test_unknown_label_is_read_with_its_fallback_and_kept(field: str, raw: object, expected: object,
+                                                         kept: str) -> None:
+    """A label a helpdesk admin added never refuses the ticket: fallback, raw value kept."""
+    t = parse_ticket({"id": "1", "created_at": "2026-11-25T03:00:00Z", field: raw})
+    assert (expected, {field: kept}) == (getattr(t, field), t.unmapped)
+
+
+def test_unmapped_values_survive_storage() -> None:
+    t = parse_ticket({"id": "1", "created_at": "2026-11-25T03:00:00Z", "status": 6, "priority": "asap"})
+    stored = parse_ticket(t.to_json())
+    assert (Status.OPEN, {"status": "6", "priority": "asap"}) == (stored.status, stored.unmapped)
+
+
+def test_unmapped_note_names_fallback_and_fix() -> None:
+    t = parse_ticket({"id": "1", "created_at": "2026-11-25T03:00:00Z", "status": 6})
+    assert ["status '6' is not a known status; treated as open (add value_maps.status to map it)"] == t.notes()
+
+
+@pytest.mark.parametrize("raw", ["archived", "deleted", "scrubbed", "DELETED"])
+def test_zendesk_statuses_of_tickets_gone_from_the_queue_are_closed(raw: str) -> None:
+    assert Status.CLOSED == parse_status(raw)
+
+
+@pytest.mark.parametrize("raw", ["P0", "p0", "Level 0"])
+def test_p0_is_the_most_urgent_priority(raw: str) -> None:
+    assert Priority.URGENT == parse_priority(raw)
