@@ -48,6 +48,7 @@ def normalise_status(params: Mapping[str, str]) -> StatusUpdate | None:
     else:
         return None
     code_text = params.get("ErrorCode") or ""
-    error_code = int(code_text) if code_text.isdigit() and len(code_text) < 10 else None
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
+    error_code = int(code_text) if code_text.isascii() and code_text.isdigit() and len(code_text) < 10 else None
     return StatusUpdate(provider_id=sid or None, channel=channel, status=status, raw_status=raw,
                         error_code=error_code, answered_by=answered_by)

@@ -95,6 +95,17 @@ def test_oversized_twilio_form_is_413_before_its_signature_is_checked(rig: Rig) 
     assert 413 == response.status_code
 
 
+def test_status_callback_with_a_unicode_digit_error_code_is_accepted(rig: Rig) -> None:
+    """ErrorCode "²" passes str.isdigit() but not int(): it is read as no code, not a crash."""
+    params = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "failed", "ErrorCode": "²"}
+    path = "/twilio/status?key=1-1-0-sms"
+    with capture_logs() as events:
+        response = rig.request("POST", path, data=params,
+                               headers={"X-Twilio-Signature": twilio_signature(AUTH_TOKEN, PUBLIC + path, params)})
+    assert 200 == response.status_code
+    assert [] == [e for e in events if e["event"] == "http.unhandled_error"]
+
+
 # ---- the error boundary -----------------------------------------------------------------------
 
 def _raising(exc: Exception) -> list[Route]:

@@ -164,8 +164,8 @@ def test_calendar_feeds_never_5xx(app: App, kind: str, ident: str, query: str) -
 # ---- Twilio ----------------------------------------------------------------------------------------
 
 form_values = st.one_of(st.text(printable, max_size=40), st.sampled_from(PHONES),
-                        st.sampled_from(["1a", "ack", "aa", "STOP", "START", "4", "5", "*", "delivered",
-                                         "undelivered", "30003", "21610", "machine_start", "99999999999999999999"]))
+                        st.sampled_from(["1a", "ack", "aa", "STOP", "START", "4", "5", "*", "delivered", "undelivered",
+                                         "30003", "21610", "²", "machine_start", "99999999999999999999"]))
 form_keys = st.one_of(st.sampled_from(["From", "To", "Body", "Digits", "MessageSid", "CallSid", "AccountSid",
                                        "MessageStatus", "CallStatus", "ErrorCode", "AnsweredBy", "SmsStatus"]),
                       st.text(printable, max_size=10))
@@ -176,6 +176,8 @@ forms = st.dictionaries(form_keys, form_values, max_size=6)
 @given(path=st.sampled_from(["/twilio/sms", "/twilio/voice/answer", "/twilio/voice/gather", "/twilio/status"]),
        form=forms, key=st.one_of(st.none(), st.text(printable, max_size=30), st.sampled_from(["1-1-0-sms", ""])),
        signed=st.booleans())
+@example(path="/twilio/status", form={"MessageSid": "SM1", "MessageStatus": "failed", "ErrorCode": "²"},
+         key="1-1-0-sms", signed=True)
 def test_twilio_forms_signed_or_forged_never_5xx(app: App, path: str, form: dict[str, str], key: str | None,
                                                  signed: bool) -> None:
     url = httpx.URL(PUBLIC + path, params={"key": key} if key is not None else None)
