@@ -229,15 +229,23 @@ def run() -> None:
 
     s = settings()
     logs.configure(s.log_format, s.log_level)
+    logs.capture_uncaught()
+
+    def refuse(message: str) -> typer.Exit:
+        if not logs.renders_json():
+            return fail(message, 1)
+        logs.get("oncall.cli").critical("oncall not started", reason=message)  # JSON lines only
+        return typer.Exit(1)
+
     try:
         daemon = Daemon(s)
     except ConfigError as exc:
-        raise fail(f"configuration in {s.config} is invalid, not starting:\n{exc}", 1) from None
+        raise refuse(f"configuration in {s.config} is invalid, not starting:\n{exc}") from None
     except SQLAlchemyError as exc:
-        raise fail(f"database {display_url(s.database_url)} unusable: {exc.__class__.__name__}: "
-                   f"{str(exc).splitlines()[0]}", 1) from None
+        raise refuse(f"database {display_url(s.database_url)} unusable: {exc.__class__.__name__}: "
+                     f"{str(exc).splitlines()[0]}") from None
     except OncallError as exc:
-        raise fail(str(exc), 1) from None
+        raise refuse(str(exc)) from None
     code = asyncio.run(daemon.run())
     raise typer.Exit(code)
 

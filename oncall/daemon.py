@@ -39,7 +39,7 @@ from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from oncall.escalation.runner import Runner
 from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
-from oncall.incidents.service import IncidentService
+from oncall.incidents.service import FAILED_STATUSES, IncidentService
 from oncall.intake import Intake, Outcome
 from oncall.metrics import Metrics
 from oncall.notify.base import Channel, Outbound, Transport
@@ -50,12 +50,13 @@ from oncall.sources.health import SourceHealth
 from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
 from oncall.sources.settings import startup_warnings
 from oncall.sources.store_adapters import EngineCursors, GroupCommitSink
-from oncall.sources.web import ticket_routes
+from oncall.sources.web import REFUSALS, ticket_routes
 from oncall.sources.writeback import writeback_for
 from oncall.sources.zendesk_lookup import EventResolver
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox, get_cursor, set_cursor
 from oncall.store.tables import OPEN_STATES, incidents
+from oncall.store.types import as_utc
 from oncall.vocabulary import VocabularyReports
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
@@ -111,8 +112,7 @@ class Daemon:
         upgrade(self.engine)
         inner, self.transport_name = (transport, type(transport).__name__) if transport else \
             build_transport(settings)
-        self.transport = CountingTransport(inner, self.metrics.pages_sent, self.metrics.pages_failed,
-                                           on_permanent=self._permanent_failure)
+        self.transport = CountingTransport(inner, self.metrics, on_permanent=self._permanent_failure)
         self._acks_seen_until = started
         self.alerts = AdminAlerts(self.engine, self.transport, lambda: self.snapshot)
         self.vocabulary = VocabularyReports(self.alerts, unmapped=self.metrics.unmapped_values,
@@ -137,6 +137,7 @@ class Daemon:
             public=lambda name: settings.sources[name].public_replies)
         self.draining = False
         self.stopping = False
+        self.metrics.before_render(self._refresh_gauges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work = asyncio.Event()
         self._stop = asyncio.Event()
@@ -189,6 +190,40 @@ class Daemon:
                               f"SMS to {message.person_id} is refused by the carrier (they texted STOP); "
                               "they are called instead until they text START.", now)
 
+    def _webhook_answered(self, source: str, status: int) -> None:
+        self.metrics.webhook_requests.labels(source, str(status)).inc()
+        if status >= 400:
+            self.metrics.webhook_rejected.labels(f"/webhooks/tickets/{source}",
+                                                 REFUSALS.get(status, "error")).inc()
+
+    def _delivery_reported(self, channel: str, status: str, error_code: int | None) -> None:
+        """A final status from the provider's callback (each message's once)."""
+        outcome = {"completed": "answered", "read": "delivered", "no-answer": "no_answer"}.get(status, status)
+        self.metrics.delivery(channel, outcome, error_code)
+        if status in FAILED_STATUSES:
+            self.metrics.pages_failed.labels(channel).inc()
+
+    def _refresh_gauges(self) -> None:
+        """State gauges, read at each scrape: sources heard from, open and unacknowledged incidents."""
+        now = self.clock.now()
+        for status in self.source_health.snapshot():
+            for via, at in (("poll", status.last_success), ("webhook", status.last_traffic)):
+                if at is not None:
+                    self.metrics.source_last_success.labels(status.source, via).set(at.timestamp())
+        silent = {source for source, _since in self.source_health.silent_sources(now)}
+        for name, source in self.settings.sources.items():
+            if source.silence_after is not None:
+                self.metrics.source_silent.labels(name.lower()).set(1 if name.lower() in silent else 0)
+        with self.engine.connect() as conn:
+            open_count = conn.execute(select(func.count()).select_from(incidents)
+                                      .where(incidents.c.state.in_(OPEN_STATES))).scalar_one()
+            unacked, oldest = conn.execute(select(func.count(), func.min(incidents.c.created_at))
+                                           .where(incidents.c.state == "triggered")).one()
+        self.metrics.open_incidents.set(open_count)
+        self.metrics.unacknowledged_incidents.set(unacked)
+        oldest_at = as_utc(oldest)
+        self.metrics.oldest_unacknowledged_age.set(max(0.0, (now - oldest_at).total_seconds()) if oldest_at else 0)
+
     def _accepted(self) -> None:
         self.checkpoint("accepted")
         self.kick()
@@ -203,7 +238,7 @@ class Daemon:
         routes += health_routes(self._ready_checks(), self.metrics, alive=lambda: not self.stopping)
         routes += ticket_routes(self.sink, self.settings.sources, lambda: self.snapshot.source_mappings,
                                 clock=self.clock.now, on_accepted=self._accepted, draining=lambda: self.draining,
-                                health=self.source_health)
+                                health=self.source_health, on_answer=self._webhook_answered)
         token = self.settings.api_token.get_secret_value() if self.settings.api_token else None
         routes += api_routes(self.service, lambda: self.snapshot, api_token=token, clock=self.clock.now)
         tw = self.settings.twilio
@@ -211,9 +246,11 @@ class Daemon:
             from oncall.notify.inbound import twilio_routes
 
             inbound = ServiceInbound(self.service, self.engine, self.directory, self.alerts,
-                                     checkpoint=self.checkpoint)
+                                     checkpoint=self.checkpoint, on_outcome=self._delivery_reported)
             routes += twilio_routes(inbound, auth_token=tw.auth_token.get_secret_value(),
-                                    public_url=self.settings.public_url or "", clock=self.clock.now)
+                                    public_url=self.settings.public_url or "", clock=self.clock.now,
+                                    on_rejected=lambda path, reason: self.metrics.webhook_rejected.labels(
+                                        path, reason).inc())
         return build_app(routes)
 
     def _ready_checks(self) -> dict[str, Callable[[], tuple[bool, str]]]:
@@ -253,6 +290,10 @@ class Daemon:
             report = self.runner.run_due(self.clock.now())
             if report.stepped:
                 self.metrics.escalations.inc(report.stepped)
+            for seconds in report.lateness:
+                self.metrics.step_lateness.observe(seconds)
+            for channel, held in report.held_by_channel.items():
+                self.metrics.pages_held.labels(channel).inc(held)
             if len(batch) < INTAKE_BATCH:
                 return
 
@@ -403,17 +444,8 @@ class Daemon:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    def banner(self) -> str:
+    def _warnings(self) -> list[str]:
         s, snap = self.settings, self.snapshot
-        lines = [
-            f"oncall {__version__} ready",
-            f"  configuration : {s.config} — {len(snap.desks)} desk(s), {len(snap.people)} people, "
-            f"{len(snap.schedules)} schedule(s), {len(snap.escalation_policies)} escalation policy(ies)",
-            f"  schedules     : {', '.join(snap.schedules) or 'none'}",
-            f"  database      : {display_url(s.database_url)}",
-            f"  transport     : {self.transport_name}",
-            f"  listening     : http://{s.listen}",
-        ]
         warnings = list(startup_warnings(dict(s.sources)))
         if not s.twilio.configured:
             warnings.insert(0, "NO TWILIO CREDENTIALS: pages are printed on this console, not sent to phones "
@@ -426,7 +458,31 @@ class Daemon:
         warnings += [f"{p} texted STOP: SMS to them is blocked" for p in self.alerts.blocked_people()]
         if self._http_warning:
             warnings.append(self._http_warning)
-        lines += [f"  WARNING       : {w}" for w in warnings]
+        return warnings
+
+    def startup_facts(self) -> dict[str, Any]:
+        """The banner's facts as one structured log event (JSON logs carry no free text)."""
+        s, snap = self.settings, self.snapshot
+        return {
+            "version": __version__, "listen": f"http://{s.listen}", "public_url": s.public_url,
+            "database": display_url(s.database_url), "config_dir": str(s.config), "transport": self.transport_name,
+            "sources": sorted(s.sources), "pollers": sorted(self.pollers), "desks": len(snap.desks),
+            "people": len(snap.people), "schedules": list(snap.schedules),
+            "escalation_policies": len(snap.escalation_policies), "warnings": self._warnings(),
+        }
+
+    def banner(self) -> str:
+        s, snap = self.settings, self.snapshot
+        lines = [
+            f"oncall {__version__} ready",
+            f"  configuration : {s.config} — {len(snap.desks)} desk(s), {len(snap.people)} people, "
+            f"{len(snap.schedules)} schedule(s), {len(snap.escalation_policies)} escalation policy(ies)",
+            f"  schedules     : {', '.join(snap.schedules) or 'none'}",
+            f"  database      : {display_url(s.database_url)}",
+            f"  transport     : {self.transport_name}",
+            f"  listening     : http://{s.listen}",
+        ]
+        lines += [f"  WARNING       : {w}" for w in self._warnings()]
         if not s.twilio.configured:
             first = next(iter(snap.schedules), None)
             who = (snap.on_call(first, self.clock.now()) or ("PERSON",))[0] if first else "PERSON"
@@ -480,7 +536,10 @@ class Daemon:
         self._work.set()  # recover and process whatever is due at start-up
         interval = watchdog_interval()
         watchdog = asyncio.create_task(self._watchdog(interval)) if interval else None
-        print(self.banner(), file=self.out, flush=True)
+        if logs.renders_json():
+            log.info("oncall started", **self.startup_facts())
+        else:
+            print(self.banner(), file=self.out, flush=True)
         log.info("daemon.ready", seconds=round(time.monotonic() - started, 3), transport=self.transport_name)
         self.notifier.ready(f"listening on {self.settings.listen}")
 

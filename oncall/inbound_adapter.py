@@ -21,8 +21,12 @@ log = logs.get("oncall.inbound")
 
 class ServiceInbound:
     def __init__(self, service: IncidentService, engine: Engine, directory: Callable[[], SnapshotDirectory],
-                 alerts: AdminAlerts, *, checkpoint: Callable[[str], None] = lambda _phase: None) -> None:
+                 alerts: AdminAlerts, *, checkpoint: Callable[[str], None] = lambda _phase: None,
+                 on_outcome: Callable[[str, str, int | None], None] | None = None) -> None:
+        """``on_outcome(channel, status, error_code)`` hears each final delivery status once
+        (a repeated callback changes nothing and is not reported again)."""
         self.checkpoint = checkpoint
+        self.on_outcome = on_outcome
         self.service = service
         self.engine = engine
         self.directory = directory
@@ -115,14 +119,18 @@ class ServiceInbound:
 
     def delivery_status(self, *, key: str, provider_id: str | None, status: str, error_code: int | None,
                         answered_by: str | None, now: datetime) -> None:
-        if provider_id is None:
-            with self.engine.connect() as conn:
-                provider_id = conn.execute(select(notifications.c.provider_id).where(
-                    notifications.c.message_key == key).limit(1)).scalar()
+        with self.engine.connect() as conn:
+            sent = conn.execute(select(notifications.c.provider_id, notifications.c.channel).where(
+                notifications.c.message_key == key).limit(1)).first()
+        if provider_id is None and sent is not None:
+            provider_id = sent.provider_id
         if provider_id is None:
             log.warning("status.unknown_message", key=key, status=status)
             return
-        self.service.delivery_status(provider_id, status, str(error_code) if error_code is not None else None, now)
+        changed = self.service.delivery_status(provider_id, status,
+                                               str(error_code) if error_code is not None else None, now)
+        if changed and sent is not None and self.on_outcome is not None:
+            self.on_outcome(str(sent.channel), status, error_code)
         if error_code == 21610:
             person = self._by_key(key)[1] if key else None
             if person:

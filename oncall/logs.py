@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -113,7 +114,23 @@ def _redact_exception(
     return event_dict
 
 
+def _drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn passes a copy of each message with ANSI colour codes as ``extra``: drop it
+    (a JSON pipeline must never see escape sequences; the plain message is ``event``)."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 _OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_renders_json = False
+
+
+def renders_json() -> bool:
+    """Whether the last :func:`configure` chose JSON lines. Then everything the process
+    writes must be a JSON log line too: no banner, no printed pages."""
+    return _renders_json
 
 
 class _OncallHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -126,17 +143,20 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
     ``fmt`` is "json", "console" or "auto" (JSON unless ``stream`` is a terminal). Safe to
     call repeatedly: the handler from a previous call is replaced, never duplicated.
     """
+    global _renders_json
     if fmt not in ("auto", "json", "console"):
         raise ValueError(f"unknown log format {fmt!r} (expected auto, json or console)")
     out = stream if stream is not None else sys.stderr
     tty = bool(getattr(out, "isatty", lambda: False)())
     use_json = fmt == "json" or (fmt == "auto" and not tty)
+    _renders_json = use_json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
         # log.info("paging %s", number): interpolate before redaction sees the text.
         structlog.stdlib.PositionalArgumentsFormatter(),
         redact,
@@ -166,6 +186,8 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The warnings module writes straight to stderr; as log records they are JSON lines too.
+    logging.captureWarnings(True)
     # uvicorn's default log_config gives its loggers their own handlers (propagate=False),
     # which would print around the redaction: send them to ours. The daemon must also pass
     # log_config=None to uvicorn.Config, which otherwise reinstalls them when it starts.
@@ -177,6 +199,34 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
     noisy_level = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
     for noisy in ("apscheduler", "twilio.http_client", "httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(noisy_level)
+
+
+def capture_uncaught() -> None:
+    """Log exceptions nobody caught (main thread, other threads, ``__del__``) as one record
+    each, instead of Python's multi-line text on stderr. For ``oncall run`` only: these
+    hooks are process-wide."""
+    crash = logging.getLogger("oncall.crash")
+
+    def main_thread(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, value, tb)
+            return
+        crash.critical("uncaught exception", exc_info=(kind, value, tb))
+
+    def other_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+            return
+        crash.critical("uncaught exception in thread", exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+                       extra={"thread_name": args.thread.name if args.thread else None})
+
+    def unraisable(args: Any) -> None:
+        info = (args.exc_type, args.exc_value, args.exc_traceback) if args.exc_value is not None else None
+        crash.error(args.err_msg or "exception ignored", exc_info=info,
+                    extra={"object": repr(args.object)[:200]})
+
+    sys.excepthook = main_thread
+    threading.excepthook = other_thread
+    sys.unraisablehook = unraisable
 
 
 def get(name: str = "oncall") -> Any:

@@ -1,7 +1,20 @@
 """Prometheus metrics (``oncall_`` prefix), on a registry of their own so tests and
-several daemons in one process do not collide."""
+several daemons in one process do not collide.
+
+Names follow Prometheus conventions: counters end in ``_total`` (the client adds it),
+durations are in seconds, instants are Unix timestamps in ``..._timestamp_seconds``.
+Label values come from bounded sets only (configured source names, channels, HTTP
+statuses, provider error codes), never from request input. The README's *Metrics*
+section lists every family; ``ops/`` has alerting rules and a dashboard built on them.
+
+Gauges that describe the current state (open incidents, silent sources…) are refreshed
+by the callables registered with :meth:`Metrics.before_render`, just before each scrape.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -12,8 +25,15 @@ from prometheus_client import (
     generate_latest,
 )
 
+from oncall import __version__
+
 # The Content-Type /metrics answers with: the text format this prometheus_client renders.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# A step fires within milliseconds when healthy; minutes late means the worker was stuck.
+LATENESS_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
+NO_ERROR_CODE = "none"
+
+log = logging.getLogger("oncall.metrics")
 
 
 class Metrics:
@@ -22,23 +42,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        self._refreshers: list[Callable[[], None]] = []
+        self.build_info = Gauge(
+            "oncall_build_info", "Always 1; the running oncall version as a label", ["version"], registry=r)
+        self.build_info.labels(__version__).set(1)
+        # ---- intake
         self.tickets_received = Counter(
             "oncall_tickets_received", "Tickets received, by source and outcome",
             ["source", "outcome"], registry=r)
-        self.pages_sent = Counter(
-            "oncall_pages_sent", "Notifications handed to a transport", ["channel"], registry=r)
-        self.pages_failed = Counter(
-            "oncall_pages_failed", "Notifications that failed", ["channel"], registry=r)
-        self.time_to_ack = Histogram(
-            "oncall_time_to_acknowledge_seconds", "Incident created → acknowledged",
-            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200), registry=r)
-        self.escalations = Counter("oncall_escalations", "Escalation steps taken", registry=r)
-        self.open_incidents = Gauge(
-            "oncall_open_incidents", "Incidents not yet resolved or cancelled", registry=r)
-        self.poll_errors = Counter("oncall_poll_errors", "Failed helpdesk polls", ["source"], registry=r)
-        self.reload_failures = Counter(
-            "oncall_reload_failures", "Configuration reloads refused", registry=r)
-        self.reloads = Counter("oncall_reloads", "Configuration reloads applied", registry=r)
+        self.webhook_requests = Counter(
+            "oncall_webhook_requests", "Ticket webhook requests answered, by source and HTTP status "
+            "(source \"unknown\" for names not configured)", ["source", "status"], registry=r)
         self.unmapped_values = Counter(
             "oncall_unmapped_values", "Ticket values oncall does not know, read with a fallback "
             "(add value_maps), by source and field", ["source", "field"], registry=r)
@@ -46,8 +60,64 @@ class Metrics:
             "oncall_tickets_unreadable", "Polled tickets that could not be read at all (admins "
             "are told)", ["source"], registry=r)
         self.webhook_rejected = Counter(
-            "oncall_webhooks_rejected", "Inbound requests refused", ["endpoint", "reason"], registry=r)
+            "oncall_webhooks_rejected", "Inbound requests refused (ticket webhooks and Twilio callbacks), "
+            "by endpoint and reason", ["endpoint", "reason"], registry=r)
+        self.poll_errors = Counter("oncall_poll_errors", "Failed helpdesk polls", ["source"], registry=r)
+        self.source_last_success = Gauge(
+            "oncall_source_last_success_timestamp_seconds", "When a source was last heard from: "
+            "via=poll a successful poll, via=webhook an authenticated webhook (Unix time)",
+            ["source", "via"], registry=r)
+        self.source_silent = Gauge(
+            "oncall_source_silent", "1 while a source has been silent longer than its silence_after",
+            ["source"], registry=r)
+        # ---- incidents and escalation
+        self.open_incidents = Gauge(
+            "oncall_open_incidents", "Incidents not yet resolved or cancelled", registry=r)
+        self.unacknowledged_incidents = Gauge(
+            "oncall_unacknowledged_incidents", "Open incidents nobody has acknowledged yet", registry=r)
+        self.oldest_unacknowledged_age = Gauge(
+            "oncall_oldest_unacknowledged_incident_age_seconds",
+            "Age of the oldest open incident nobody has acknowledged (0 when there is none)", registry=r)
+        self.time_to_ack = Histogram(
+            "oncall_time_to_acknowledge_seconds", "Incident created → acknowledged",
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200), registry=r)
+        self.escalations = Counter("oncall_escalations", "Escalation steps taken", registry=r)
+        self.step_lateness = Histogram(
+            "oncall_escalation_step_lateness_seconds",
+            "Delay between the instant an escalation step was due and the instant it fired",
+            buckets=LATENESS_BUCKETS, registry=r)
+        # ---- notifications
+        self.pages_sent = Counter(
+            "oncall_pages_sent", "Notifications handed to a transport", ["channel"], registry=r)
+        self.pages_failed = Counter(
+            "oncall_pages_failed", "Notifications that failed, when handed over or reported later by the "
+            "provider's status callback (undelivered SMS, unanswered call)", ["channel"], registry=r)
+        self.pages_held = Counter(
+            "oncall_pages_held", "Notifications held back by a storm limit (they go out later, bundled)",
+            ["channel"], registry=r)
+        self.deliveries = Counter(
+            "oncall_deliveries", "Delivery outcomes: at hand-over (sent, rejected, error) and as reported "
+            "by the provider (delivered, answered, undelivered, failed, no_answer, busy, canceled)",
+            ["channel", "outcome", "error_code"], registry=r)
+        # ---- configuration
+        self.reload_failures = Counter(
+            "oncall_reload_failures", "Configuration reloads refused", registry=r)
+        self.reloads = Counter("oncall_reloads", "Configuration reloads applied", registry=r)
+
+    def before_render(self, refresh: Callable[[], None]) -> None:
+        """Call ``refresh`` before each rendering (to set gauges of the current state)."""
+        self._refreshers.append(refresh)
+
+    def delivery(self, channel: str, outcome: str, error_code: int | str | None = None) -> None:
+        self.deliveries.labels(channel, outcome, NO_ERROR_CODE if error_code in (None, "") else str(error_code)).inc()
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric (serve it with ``CONTENT_TYPE``)."""
+        """The Prometheus text exposition of every metric (serve it with ``CONTENT_TYPE``).
+
+        May block (refreshers read the database): call it from a worker thread."""
+        for refresh in self._refreshers:
+            try:
+                refresh()
+            except Exception:  # a scrape must still answer: the other metrics are good
+                log.exception("metrics.refresh_failed")
         return generate_latest(self.registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -22,3 +23,15 @@ EXAMPLES = ROOT / "examples"
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus's ``promtool`` (Debian package ``prometheus``; ``.ci/run`` installs it).
+    Skipped where it is missing, except under ``CI=true``, where that is a failure."""
+    found = shutil.which("promtool")
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("promtool is not installed on CI (apt-get install prometheus)")
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    return found

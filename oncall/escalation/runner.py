@@ -29,10 +29,10 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +68,8 @@ class RunReport:
     resent: int = 0
     cancelled: int = 0
     conflicts: int = 0
+    held_by_channel: Counter[str] = field(default_factory=Counter)
+    lateness: list[float] = field(default_factory=list)  # seconds each step fired after it was due
 
 
 def _noop(_name: str) -> None:
@@ -147,6 +149,8 @@ class Runner:
                     report.conflicts += 1
                     continue
                 report.stepped += 1
+                due = as_utc(row.next_action_at)
+                report.lateness.append(max(0.0, (now - due).total_seconds()) if due else 0.0)
                 repo.write_audit(conn, row.id, now, [a for a in actions if isinstance(a, Record)])
                 notifies += [(row, a) for a in actions if isinstance(a, Notify)]
             keys = self._enqueue(conn, notifies, directory, now, report)
@@ -184,6 +188,7 @@ class Runner:
                         self.settings().min_interval(channel), now)
             if wait is not None:
                 report.held += len(values)
+                report.held_by_channel[channel.value] += len(values)
                 conn.execute(insert(notifications),
                              [{**v, "status": repo.HELD, "not_before": wait} for v in values])
                 continue

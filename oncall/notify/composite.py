@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from oncall.errors import PermanentDeliveryError
+from oncall.metrics import Metrics
 from oncall.notify.base import Channel, Outbound, SendResult, Transport
 
 
@@ -60,15 +61,15 @@ def build_transport(settings: Any) -> tuple[Transport, str]:
 
 
 class CountingTransport:
-    """Counts pages sent and failed per channel (Prometheus) around another transport."""
+    """Counts hand-overs per channel (Prometheus) around another transport: pages sent and
+    failed, and the hand-over outcome (sent · rejected · error, with the provider's code)."""
 
-    def __init__(self, inner: Transport, sent: Any, failed: Any,
+    def __init__(self, inner: Transport, metrics: Metrics,
                  on_permanent: Callable[[Outbound, PermanentDeliveryError], None] | None = None) -> None:
         self.inner = inner
         self.on_permanent = on_permanent
         self.name = getattr(inner, "name", type(inner).__name__)
-        self._sent = sent
-        self._failed = failed
+        self._metrics = metrics
 
     def channels(self) -> frozenset[Channel]:
         return self.inner.channels()
@@ -78,15 +79,19 @@ class CountingTransport:
         return bool(getattr(self.inner, "healthy", True))
 
     def send(self, message: Outbound) -> SendResult:
+        channel = message.channel.value
         try:
             result = self.inner.send(message)
         except PermanentDeliveryError as exc:
-            self._failed.labels(message.channel.value).inc()
+            self._metrics.pages_failed.labels(channel).inc()
+            self._metrics.delivery(channel, "rejected", exc.code)
             if self.on_permanent is not None:
                 self.on_permanent(message, exc)
             raise
-        except Exception:
-            self._failed.labels(message.channel.value).inc()
+        except Exception as exc:
+            self._metrics.pages_failed.labels(channel).inc()
+            self._metrics.delivery(channel, "error", getattr(exc, "code", None))
             raise
-        self._sent.labels(message.channel.value).inc()
+        self._metrics.pages_sent.labels(channel).inc()
+        self._metrics.delivery(channel, "sent")
         return result

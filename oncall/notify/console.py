@@ -1,7 +1,9 @@
 """The console transport: pages printed to stdout (and logged) instead of sent.
 
 Used when no Twilio credentials are configured — a fresh checkout's ``make run`` —
-so the whole flow can be watched on one terminal, with acks given by the CLI.
+so the whole flow can be watched on one terminal, with acks given by the CLI. When the
+logs are JSON lines (``ONCALL_LOG_FORMAT=json``, or no terminal) stdout must carry JSON
+only: the block is left out and the ``console.page`` log line (which has the text) remains.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TextIO
 
 import structlog
 
+from oncall import logs
 from oncall.notify.base import Channel, Outbound, SendResult
 from oncall.notify.privacy import mask_address
 
@@ -46,8 +49,9 @@ class ConsoleTransport:
             if message.subject and message.channel is Channel.EMAIL:
                 lines.append(f"Subject: {message.subject}")
             lines += [message.text, _RULE]
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+            if self._stream is not None or not logs.renders_json():
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
         log.warning("console.page", key=message.key, channel=str(message.channel),
                     person=message.person_id, to=mask_address(message.to),
                     incidents=list(message.incident_ids), provider_id=provider_id,

@@ -100,9 +100,11 @@ def _sms_twiml(text: str | None) -> Response:
 
 
 def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, clock: Clock,
-                  reply_cap: ReplyCap | None = None) -> list[Route]:
+                  reply_cap: ReplyCap | None = None,
+                  on_rejected: Callable[[str, str], None] | None = None) -> list[Route]:
     """``POST /twilio/sms``, ``/twilio/voice/gather``, ``/twilio/voice/answer``,
-    ``/twilio/status``. ``clock`` returns the current aware datetime."""
+    ``/twilio/status``. ``clock`` returns the current aware datetime; ``on_rejected(path,
+    reason)`` is told of every refused request (for the metrics)."""
     validator = RequestValidator(auth_token)
     base = public_url.rstrip("/")
     cap = reply_cap or ReplyCap()
@@ -120,6 +122,8 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
             log.warning("twilio.signature_rejected", path=request.url.path,
                         signed=bool(signature), client=request.client.host
                         if request.client else None)
+            if on_rejected is not None:
+                on_rejected(request.url.path, "signature")
             return Response("forbidden", status_code=403)
         return params
 

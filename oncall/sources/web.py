@@ -42,6 +42,10 @@ from oncall.sources.zendesk import parse_zendesk
 log = structlog.get_logger(__name__)
 
 RETRY_AFTER_SECONDS = "30"
+# Why a webhook was refused, by the status it was answered with (for the metrics).
+REFUSALS = {400: "malformed", 401: "signature", 403: "not_configured", 404: "unknown_source",
+            413: "too_large", 503: "unavailable"}
+UNKNOWN_SOURCE = "unknown"
 
 
 class Parser(Protocol):
@@ -95,12 +99,14 @@ def _error(status: int, message: str, **extra: object) -> JSONResponse:
 def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mappings: Mappings,
                   *, clock: Callable[[], datetime], on_accepted: Callable[[], None] | None = None,
                   draining: Callable[[], bool] | None = None,
-                  health: SourceHealth | None = None) -> list[Route]:
+                  health: SourceHealth | None = None,
+                  on_answer: Callable[[str, int], None] | None = None) -> list[Route]:
     """The webhook intake routes.
 
     ``mappings`` may be a callable so every request sees the current (hot-reloaded) snapshot.
     ``on_accepted`` is called after a new ticket event is stored (e.g. to wake the processor);
-    ``health`` records webhook traffic for silence detection.
+    ``health`` records webhook traffic for silence detection; ``on_answer(source, status)``
+    hears every answer (source ``"unknown"`` for a name that is not configured).
     """
     by_name = {name.lower(): s for name, s in settings.items()}
 
@@ -162,4 +168,11 @@ def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mapp
                              "event_key": event.event_key, "ticket_id": event.ticket.id},
                             status_code=202)
 
-    return [Route("/webhooks/tickets/{source}", receive, methods=["POST"])]
+    async def answer(request: Request) -> JSONResponse:
+        response = await receive(request)
+        if on_answer is not None:
+            name = str(request.path_params["source"]).lower()
+            on_answer(name if name in by_name else UNKNOWN_SOURCE, response.status_code)
+        return response
+
+    return [Route("/webhooks/tickets/{source}", answer, methods=["POST"])]

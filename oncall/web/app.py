@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -95,7 +96,9 @@ def health_routes(checks: dict[str, Check], metrics: Metrics, *, alive: Callable
         return JSONResponse({"ready": ready, "checks": detail}, status_code=200 if ready else 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        # Rendering reads the database (state gauges): not on the event loop.
+        body = await run_in_threadpool(metrics.render)
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return [
         Route("/healthz", healthz, methods=["GET"]),

@@ -110,3 +110,18 @@ def test_banner_names_everything_and_warns_about_insecure_sources(make_rig: Make
     for part in (str(rig.config), "oncall.db", "RecordingTransport", "127.0.0.1:18080", "emergency",
                  "UNAUTHENTICATED"):
         assert part in banner
+
+
+def test_started_event_carries_the_banner_facts_with_the_password_hidden(make_rig: MakeRig) -> None:
+    """JSON logs get the banner as one structured "oncall started" event."""
+    rig = make_rig(sources={"generic": {"insecure": True}}, public_url="https://oncall.example.com")
+    rig.daemon.settings = rig.daemon.settings.model_copy(
+        update={"database_url": "postgresql+psycopg://oncall:hunter2@db.example/oncall"})
+    facts = rig.daemon.startup_facts()
+    assert "postgresql+psycopg://oncall:***@db.example/oncall" == facts["database"]
+    assert "hunter2" not in repr(facts)
+    assert ("http://127.0.0.1:18080", "https://oncall.example.com", str(rig.config), "RecordingTransport",
+            ["generic"], ["emergency"]) == (facts["listen"], facts["public_url"], facts["config_dir"],
+                                            facts["transport"], facts["sources"], facts["schedules"])
+    assert any("UNAUTHENTICATED" in w for w in facts["warnings"])
+    assert facts["version"]

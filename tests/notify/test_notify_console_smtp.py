@@ -51,6 +51,29 @@ def test_console_prints_pages_with_sequential_ids() -> None:
     assert [e["event"] for e in logs] == ["console.page", "console.page"]
 
 
+def test_console_prints_nothing_on_stdout_when_logs_are_json(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With JSON logs stdout must carry JSON lines only: the page is in the log line alone."""
+    from oncall import logs as oncall_logs
+
+    monkeypatch.setattr(oncall_logs, "_renders_json", True)
+    with structlog.testing.capture_logs() as logs:
+        ConsoleTransport().send(Outbound(key="k", channel=Channel.SMS, to=ALICE, person_id="alice",
+                                         incident_ids=(1,), text="URGENT #1 acme: down"))
+    assert "" == capsys.readouterr().out
+    assert ["URGENT #1 acme: down"] == [e["text"] for e in logs]
+
+
+def test_console_prints_the_block_on_stdout_for_console_logs(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncall import logs as oncall_logs
+
+    monkeypatch.setattr(oncall_logs, "_renders_json", False)
+    ConsoleTransport().send(Outbound(key="k", channel=Channel.SMS, to=ALICE, person_id="alice",
+                                     incident_ids=(1,), text="URGENT #1 acme: down"))
+    assert "URGENT #1 acme: down" in capsys.readouterr().out
+
+
 def smtp_transport(port: int, **overrides: Any) -> SmtpTransport:
     settings = SmtpSettings(**{"host": "127.0.0.1", "port": port, "starttls": False,
                                "from_address": "oncall@example.com", "timeout_seconds": 5,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +30,12 @@ def _restore_logging() -> Iterator[None]:
     """configure() changes process-wide state; put it back after each test."""
     saved = {name: logging.getLogger(name) for name in ("", *NOISY, *UVICORN)}
     state = {name: (list(lg.handlers), lg.level, lg.propagate) for name, lg in saved.items()}
+    hooks = (sys.excepthook, threading.excepthook, sys.unraisablehook)
+    chose_json = logs.renders_json()
     yield
+    sys.excepthook, threading.excepthook, sys.unraisablehook = hooks
+    logs._renders_json = chose_json
+    logging.captureWarnings(False)
     for name, (handlers, level, propagate) in state.items():
         saved[name].handlers[:] = handlers
         saved[name].setLevel(level)
@@ -327,3 +335,47 @@ def test_auto_format_is_colour_console_on_a_terminal() -> None:
     assert "hunter2" not in text
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
+
+
+def test_uvicorn_colour_copy_of_the_message_is_dropped(capture: Capture) -> None:
+    """uvicorn logs ``extra={"color_message": ...}`` with ANSI codes; JSON lines carry none."""
+    out = capture()
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 4242, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    [line] = lines(out)
+    assert "Started server process [4242]" == line["event"]
+    assert "color_message" not in line
+    assert "\x1b" not in out.getvalue() and "\\u001b" not in out.getvalue()
+
+
+def test_warnings_module_output_becomes_a_json_line(capture: Capture) -> None:
+    out = capture()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("something is deprecated", UserWarning, stacklevel=1)
+    [line] = lines(out)
+    assert ("warning", "py.warnings") == (line["level"], line["logger"])
+    assert "UserWarning: something is deprecated" in line["event"]
+
+
+@pytest.mark.parametrize(("fmt", "expected"), [("json", True), ("console", False), ("auto", True)])
+def test_renders_json_reports_the_chosen_format(capture: Capture, fmt: str, expected: bool) -> None:
+    capture(fmt=fmt)
+    assert expected == logs.renders_json()
+
+
+def test_uncaught_exceptions_are_logged_as_one_json_line(capture: Capture) -> None:
+    out = capture()
+    logs.capture_uncaught()
+    try:
+        _fail_with_secret_local()
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+        worker = threading.Thread(name="sender-1")
+        threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, worker)))
+    got = lines(out)
+    assert ["uncaught exception", "uncaught exception in thread"] == [g["event"] for g in got]
+    assert ["critical", "critical"] == [g["level"] for g in got]
+    assert "sender-1" == got[1]["thread_name"]
+    assert all("RuntimeError" == g["exception"][0]["exc_type"] for g in got)
+    assert "hunter2" not in out.getvalue() and DIGITS not in out.getvalue()

@@ -1,6 +1,9 @@
-"""/metrics: Prometheus text exposition, every name prefixed ``oncall_``, the families issue 7 names."""
+"""/metrics: Prometheus text exposition, every name prefixed ``oncall_``, each family with its type and labels."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,6 +20,16 @@ EXPECTED = {
     "oncall_open_incidents": ("gauge", set()),
     "oncall_poll_errors": ("counter", {"source"}),
     "oncall_reload_failures": ("counter", set()),
+    "oncall_webhook_requests": ("counter", {"source", "status"}),
+    "oncall_webhooks_rejected": ("counter", {"endpoint", "reason"}),
+    "oncall_deliveries": ("counter", {"channel", "outcome", "error_code"}),
+    "oncall_pages_held": ("counter", {"channel"}),
+    "oncall_escalation_step_lateness_seconds": ("histogram", set()),
+    "oncall_source_last_success_timestamp_seconds": ("gauge", {"source", "via"}),
+    "oncall_source_silent": ("gauge", {"source"}),
+    "oncall_unacknowledged_incidents": ("gauge", set()),
+    "oncall_oldest_unacknowledged_incident_age_seconds": ("gauge", set()),
+    "oncall_build_info": ("gauge", {"version"}),
 }
 
 
@@ -36,6 +49,15 @@ def exercised() -> Metrics:
     m.reload_failures.inc()
     m.reloads.inc()
     m.webhook_rejected.labels(endpoint="/webhooks/tickets/generic", reason="signature").inc()
+    m.webhook_requests.labels(source="generic", status="202").inc()
+    m.delivery("sms", "undelivered", 30003)
+    m.delivery("voice", "sent")
+    m.pages_held.labels(channel="sms").inc()
+    m.step_lateness.observe(0.2)
+    m.source_last_success.labels(source="zendesk", via="poll").set(1_796_000_000)
+    m.source_silent.labels(source="zendesk").set(0)
+    m.unacknowledged_incidents.set(1)
+    m.oldest_unacknowledged_age.set(90)
     return m
 
 
@@ -121,3 +143,48 @@ def test_content_type_is_the_text_format() -> None:
     from oncall.metrics import CONTENT_TYPE
 
     assert CONTENT_TYPE.startswith("text/plain; version=")
+
+
+def test_delivery_without_a_provider_code_is_labelled_none() -> None:
+    families = parse(exercised())
+    assert 1.0 == sample(families, "oncall_deliveries_total", channel="sms", outcome="undelivered",
+                         error_code="30003")
+    assert 1.0 == sample(families, "oncall_deliveries_total", channel="voice", outcome="sent", error_code="none")
+
+
+def test_a_failing_refresher_does_not_break_the_scrape() -> None:
+    m = Metrics()
+    calls: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("database is locked")
+
+    m.before_render(broken)
+    m.before_render(lambda: calls.append("second"))
+    m.before_render(lambda: m.open_incidents.set(3))
+    assert 3.0 == sample(parse(m), "oncall_open_incidents")
+    assert ["second"] == calls
+
+
+def test_prometheus_naming_conventions() -> None:
+    """Counters end in _total, durations and instants are in seconds, nothing in milliseconds."""
+    families = parse(exercised())
+    for name, family in families.items():
+        if name.endswith("_created"):
+            continue  # prometheus_client's creation-time companions of counters and histograms
+        if family.type == "counter":
+            assert any(s.name == name + "_total" for s in family.samples) or not family.samples, name
+        assert not name.endswith(("_ms", "_milliseconds", "_minutes")), name
+        if {"timestamp", "age", "lateness"} & set(name.split("_")):
+            assert name.endswith("_seconds"), name
+
+
+def test_every_family_is_in_the_readme_table(root: Path) -> None:
+    """The README's metrics table names every family /metrics exposes."""
+    readme = (root / "README.md").read_text()
+    rows = set(re.findall(r"^\| `(oncall_\w+)` \|", readme, re.MULTILINE))
+    exposed = set()
+    for family in Metrics().registry.collect():
+        exposed.add(family.name + "_total" if family.type == "counter" else family.name)
+    assert set() == exposed - rows
+    assert set() == rows - exposed
