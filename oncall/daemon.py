@@ -45,6 +45,7 @@ from oncall.metrics import Metrics
 from oncall.notify.base import Channel, Outbound, Transport
 from oncall.notify.composite import CountingTransport, build_transport
 from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
+from oncall.schedules.stored_overrides import StoredOverrides
 from oncall.sdnotify import Notifier, watchdog_interval
 from oncall.sources.health import SourceHealth
 from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
@@ -110,6 +111,10 @@ class Daemon:
         self._reload_lock = threading.Lock()
         self.engine = make_engine(settings.database_url)
         upgrade(self.engine)
+        # Overrides made on the web live in the database; every reader sees them merged in.
+        self.overrides = StoredOverrides(self.engine)
+        self._overrides_seen = self.overrides.revision()
+        self.snapshot = self.overrides.merge(self.snapshot)
         inner, self.transport_name = (transport, type(transport).__name__) if transport else \
             build_transport(settings)
         self.transport = CountingTransport(inner, self.metrics, on_permanent=self._permanent_failure)
@@ -251,6 +256,16 @@ class Daemon:
                                     public_url=self.settings.public_url or "", clock=self.clock.now,
                                     on_rejected=lambda path, reason: self.metrics.webhook_rejected.labels(
                                         path, reason).inc())
+        if self.settings.console.enabled:
+            from oncall.web.console.core import ConsoleDeps
+            from oncall.web.console.routes import console_routes
+
+            routes += console_routes(ConsoleDeps(
+                service=self.service, snapshot=lambda: self.snapshot, engine=self.engine, clock=self.clock.now,
+                settings=self.settings, transport=self.transport, overrides=self.overrides,
+                on_overrides_changed=self.refresh_overrides, sms_blocked=self.alerts.sms_blocked,
+                readiness=self._ready_checks(), source_health=self.source_health,
+                last_reload_error=lambda: self.last_reload_error, transport_name=self.transport_name))
         return build_app(routes)
 
     def _ready_checks(self) -> dict[str, Callable[[], tuple[bool, str]]]:
@@ -336,6 +351,15 @@ class Daemon:
     async def _check_reload(self) -> None:
         if digest(self.settings.config) != self.config_digest:
             await asyncio.to_thread(self.reload, "file change")
+        elif await asyncio.to_thread(self.overrides.revision) != self._overrides_seen:
+            await asyncio.to_thread(self.refresh_overrides)  # another instance changed them
+
+    def refresh_overrides(self) -> None:
+        """Merge the stored (web) overrides again after one was added or removed."""
+        with self._reload_lock:
+            self._overrides_seen = self.overrides.revision()
+            self.snapshot = self.overrides.merge(self.snapshot)
+        self.kick()
 
     def reload(self, why: str) -> bool:
         """Build a new snapshot; swap it in atomically, or keep the running one."""
@@ -356,7 +380,7 @@ class Daemon:
                               f"one: {exc.issues[0]}" + (f" (+{len(exc.issues) - 1} more)" if len(exc.issues) > 1
                                                          else ""), now)
             return False
-        self.snapshot = snapshot
+        self.snapshot = self.overrides.merge(snapshot)
         self.config_digest = snapshot.digest
         self.last_reload_error = None
         self.metrics.reloads.inc()

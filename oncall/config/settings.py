@@ -23,6 +23,7 @@ from pydantic_settings import (
 from oncall.errors import ConfigError, ConfigIssue
 from oncall.notify.settings import SmtpSettings, TwilioSettings
 from oncall.sources.settings import SourceSettings
+from oncall.web.console.settings import ConsoleSettings
 from oncall.web.settings import HttpSettings
 
 DEFAULT_CONFIG_DIR = Path("schedules")
@@ -54,6 +55,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     http: HttpSettings = HttpSettings()
+    console: ConsoleSettings = ConsoleSettings()
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
 
     @field_validator("listen")

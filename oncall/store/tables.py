@@ -118,3 +118,36 @@ audit = Table(
     Column("reason", Text),
     Index("ix_audit_incident", "incident_id", "id"),
 )
+
+# Overrides made in the web console (the configuration directory is read-only to the
+# service). Never deleted: removal is recorded, so the table is also their audit trail.
+stored_overrides = Table(
+    "stored_overrides", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("schedule", String(100), nullable=False),
+    Column("person", String(100), nullable=False),
+    Column("replaces", String(100)),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("reason", Text),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("removed_by", String(200)),
+    Column("removed_at", UTCDateTime()),
+    Index("ix_stored_overrides_live", "removed_at", "ends_at"),
+)
+
+# Console sign-in: one-time codes and login links, stored only as keyed digests, so they
+# work across restarts and instances and a copy of the database does not reveal them.
+console_tokens = Table(
+    "console_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),  # code | link
+    Column("person_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Index("ix_console_tokens_person", "person_id", "kind", "expires_at"),
+)
