@@ -361,6 +361,56 @@ def feed_url(
     typer.echo(f"{base}/calendars/{kind}/{ident}.ics?token={token}")
 
 
+@app.command("login-link")
+def login_link(
+    person: Annotated[str, typer.Argument(help="Person id from the configuration.")],
+) -> None:
+    """Print a one-time sign-in URL for the web console (valid 15 minutes, used once)."""
+    from oncall.config.settings import database_origin
+    from oncall.errors import StoreError
+    from oncall.store.db import open_existing
+    from oncall.web.console.auth import LINK_LIFETIME, Signer, Tokens, load_or_create_secret
+
+    s = settings()
+    snapshot = load_snapshot()
+    if person not in snapshot.people:
+        raise fail(f"unknown person {person!r} (known: {', '.join(sorted(snapshot.people))})")
+    try:
+        engine = open_existing(s.database_url, origin=database_origin(s))
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    secret = s.console.secret_key.get_secret_value() if s.console.secret_key else None
+    now = now_utc()
+    token = Tokens(engine, Signer(load_or_create_secret(engine, secret, now))).new_link(person, now)
+    engine.dispose()
+    base = (s.public_url or f"http://{s.listen}").rstrip("/")
+    typer.echo(f"{base}/signin/link?token={token}")
+    typer.echo(f"(signs in as {person}; valid until {(now + LINK_LIFETIME).astimezone():%H:%M %Z}, once)", err=True)
+
+
+def _stored_overrides(required: bool) -> Any:
+    """The service's overrides made on the web; None where the service has no database yet
+    (an SQLite file that does not exist). ``required``: fail instead of None."""
+    from sqlalchemy.engine import make_url
+
+    from oncall.config.settings import database_origin
+    from oncall.errors import StoreError
+    from oncall.schedules.stored_overrides import StoredOverrides
+    from oncall.store.db import open_existing
+
+    s = settings()
+    url = make_url(s.database_url)
+    if not required and url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
+        return None
+    try:
+        return StoredOverrides(open_existing(s.database_url, origin=database_origin(s)))
+    except StoreError as exc:
+        if required:
+            raise fail(str(exc)) from None
+        typer.echo(f"oncall: note: overrides made on the web are not included: {exc}", err=True)
+        return None
+
+
 def _open_service() -> Any:
     from oncall.incidents.cli import open_service_from_settings
 
@@ -374,7 +424,7 @@ def _register_package_commands() -> None:
     from oncall.schedules.cli import register as register_schedules
     from oncall.store.cli import register as register_db
 
-    register_schedules(app, load_snapshot)
+    register_schedules(app, load_snapshot, _stored_overrides)
     register_incidents(app, _open_service)
     register_db(app, settings, database_origin)
 

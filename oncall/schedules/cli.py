@@ -7,7 +7,9 @@ stderr and exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,7 @@ from oncall.schedules.overrides_file import (
     remove_override,
 )
 from oncall.schedules.resolve import ResolvedSchedule, Shift
+from oncall.schedules.stored_overrides import StoredOverrides, is_stored
 
 DEFAULT_SPAN = timedelta(days=14)
 
@@ -73,12 +76,19 @@ def _fmt(t: datetime, tz: ZoneInfo) -> str:
     return f"{local:%a} {local.isoformat(sep=' ', timespec='minutes')}"
 
 
-def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
-    """Add ``who``, ``shifts`` and the ``override`` sub-app to ``app``."""
+def register(app: typer.Typer, load_snapshot: Callable[[], Any],
+             stored_overrides: Callable[[bool], StoredOverrides | None] = lambda _required: None) -> None:
+    """Add ``who``, ``shifts`` and the ``override`` sub-app to ``app``.
+
+    ``stored_overrides(required)`` opens the service's overrides made on the web (None where
+    the service has no database yet; with ``required`` it fails instead): every command
+    reads the file overrides merged with them."""
 
     def snapshot() -> Any:
         with _friendly():
-            return load_snapshot()
+            snap = load_snapshot()
+            store = stored_overrides(False)
+            return store.merge(snap) if store is not None else snap
 
     @app.command()
     def who(
@@ -206,14 +216,23 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any]) -> None:
             tz = s.timezone if s is not None else ZoneInfo("UTC")
             slot = f"replaces {o.replaces}" if o.replaces else "whole schedule"
             note = f"  # {o.reason}" if o.reason else ""
+            where = "  [web]" if is_stored(o.id) else ""
             typer.echo(f"{o.id}  {o.schedule}  {o.person} ({slot})  {_fmt(o.start, tz)} -> "
-                       f"{_fmt(o.end, tz)} {tz.key}{note}")
+                       f"{_fmt(o.end, tz)} {tz.key}{where}{note}")
 
     @override_app.command("remove")
     def override_remove(
         override_id: Annotated[str, typer.Argument(help="Override id")],
     ) -> None:
-        """Delete an override from the file that holds it."""
+        """Delete an override from the file that holds it, or one made on the web (web-…)."""
+        if is_stored(override_id):
+            with _friendly():
+                store = stored_overrides(True)
+                assert store is not None
+                store.remove(override_id, actor=os.environ.get("ONCALL_ACTOR") or getpass.getuser(),
+                             now=datetime.now(UTC))
+            typer.echo(f"removed {override_id} from the service's database (made on the web)")
+            return
         snap = snapshot()
         with _friendly():
             path = remove_override(snap.config_dir, override_id)
