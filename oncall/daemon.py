@@ -61,7 +61,7 @@ from oncall.store.types import as_utc
 from oncall.vocabulary import VocabularyReports
 from oncall.web.api import api_routes
 from oncall.web.app import build_app, health_routes
-from oncall.web.server import connection_budget, guarded_protocol
+from oncall.web.server import ConnectionStats, connection_budget, guarded_protocol
 from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
@@ -534,10 +534,14 @@ class Daemon:
         if self._http_warning:
             log.warning("http.max_connections_lowered", reason=self._http_warning)
         # The protocol bounds slow clients (request deadline, keep-alive) and open connections.
+        shed = ConnectionStats(on_refused=self.metrics.http_connections_refused.inc,
+                               on_timed_out=self.metrics.http_requests_timed_out.inc)
         config = uvicorn.Config(self.build_app(), host=self.settings.listen_host, port=self.settings.listen_port,
-                                http=guarded_protocol(self.settings.http, max_connections),
+                                http=guarded_protocol(self.settings.http, max_connections, shed),
                                 log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=5)
         self._server = _Server(config)
+        connections = self._server.server_state.connections
+        self.metrics.before_render(lambda: self.metrics.http_connections.set(len(connections)))
         server_task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if server_task.done():

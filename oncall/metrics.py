@@ -99,6 +99,15 @@ class Metrics:
             "oncall_deliveries", "Delivery outcomes: at hand-over (sent, rejected, error) and as reported "
             "by the provider (delivered, answered, undelivered, failed, no_answer, busy, canceled)",
             ["channel", "outcome", "error_code"], registry=r)
+        # ---- HTTP server
+        self.http_connections = Gauge(
+            "oncall_http_connections", "HTTP connections open (at most http.max_connections)", registry=r)
+        self.http_connections_refused = Counter(
+            "oncall_http_connections_refused", "HTTP connections answered 503 and closed at once: "
+            "http.max_connections were open", registry=r)
+        self.http_requests_timed_out = Counter(
+            "oncall_http_requests_timed_out", "HTTP requests not received in full within "
+            "http.request_timeout (answered 408 and closed)", registry=r)
         # ---- configuration
         self.reload_failures = Counter(
             "oncall_reload_failures", "Configuration reloads refused", registry=r)

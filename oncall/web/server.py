@@ -24,6 +24,7 @@ import asyncio
 import json
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,11 +53,26 @@ def _response(status: int, reason: str, message: str, extra: tuple[tuple[str, st
 
 @dataclass
 class ConnectionStats:
-    """What the guard did, for the logs and tests (one per server)."""
+    """What the guard did (one per server): counts, a warning at most once a minute, and
+    ``on_refused`` / ``on_timed_out`` called each time (the daemon counts them in /metrics)."""
 
+    on_refused: Callable[[], None] | None = None
+    on_timed_out: Callable[[], None] | None = None
     refused: int = 0
     timed_out: int = 0
     _logged: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    def connection_refused(self, limit: int) -> None:
+        self.refused += 1
+        if self.on_refused is not None:
+            self.on_refused()
+        self.note("http.connections_refused", self.refused, limit=limit)
+
+    def request_timed_out(self, timeout: float) -> None:
+        self.timed_out += 1
+        if self.on_timed_out is not None:
+            self.on_timed_out()
+        self.note("http.requests_timed_out", self.timed_out, timeout=timeout)
 
     def note(self, event: str, count: int, **details: Any) -> None:
         """Log ``event`` at most once a minute, with how many happened since the last line."""
@@ -88,8 +104,7 @@ class GuardedH11Protocol(H11Protocol):
         excess = len(self.connections) >= self.max_connections
         super().connection_made(transport)
         if excess:
-            self.stats.refused += 1
-            self.stats.note("http.connections_refused", self.stats.refused, limit=self.max_connections)
+            self.stats.connection_refused(self.max_connections)
             transport.write(_response(503, "Service Unavailable",
                                       f"too many connections (limit {self.max_connections}); retry shortly",
                                       (("retry-after", str(RETRY_AFTER)),)))
@@ -136,8 +151,7 @@ class GuardedH11Protocol(H11Protocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        self.stats.timed_out += 1
-        self.stats.note("http.requests_timed_out", self.stats.timed_out, timeout=self.request_timeout)
+        self.stats.request_timed_out(self.request_timeout)
         cycle = self.cycle if self.conn.our_state is h11.SEND_RESPONSE else None
         if self.conn.our_state is h11.IDLE or (cycle is not None and not cycle.response_started):
             self.transport.write(_response(408, "Request Timeout",
@@ -149,14 +163,15 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def guarded_protocol(settings: HttpSettings, max_connections: int | None = None) -> type[GuardedH11Protocol]:
+def guarded_protocol(settings: HttpSettings, max_connections: int | None = None,
+                     stats: ConnectionStats | None = None) -> type[GuardedH11Protocol]:
     """A protocol class for one server (pass it as ``uvicorn.Config(http=...)``).
     ``max_connections`` overrides the setting (e.g. lowered to fit the descriptor limit)."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {
         "request_timeout": settings.request_timeout.total_seconds(),
         "keep_alive_timeout": settings.keep_alive_timeout.total_seconds(),
         "max_connections": max_connections if max_connections is not None else settings.max_connections,
-        "stats": ConnectionStats(),
+        "stats": stats or ConnectionStats(),
     })
 
 

@@ -107,6 +107,7 @@ def test_headers_that_never_finish_get_408_and_a_close(limited: DaemonProcess) -
     assert 408 == status_of(answer)
     assert b"request not complete within 0.5s" in answer
     assert time.monotonic() - started >= 0.4
+    assert 1 == limited.metric("oncall_http_requests_timed_out_total")
 
 
 def test_trickled_headers_do_not_extend_the_deadline(limited: DaemonProcess) -> None:
@@ -188,6 +189,8 @@ def test_connections_beyond_the_limit_are_refused_with_503(daemon: DaemonProcess
         assert b"too many connections (limit 10)" in answer and b"retry-after: 5" in answer.lower()
         held.pop().close()
         wait_for_healthz(daemon)  # a freed slot serves again
+        assert daemon.metric("oncall_http_connections_refused_total") >= 1
+        assert daemon.metric("oncall_http_connections") >= 9  # the held ones and the scrape's own
     finally:
         for sock in held:
             sock.close()
