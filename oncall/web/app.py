@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -27,8 +27,9 @@ Check = Callable[[], tuple[bool, str]]
 log = logs.get("oncall.web")
 
 # Exceptions that come from the shape of a request (a decoder, a converter, the nesting
-# limit), should a route miss one: the client's problem, so 400 rather than 500.
-INPUT_EXCEPTIONS = (ValueError, RecursionError, OverflowError)
+# limit, a value the database cannot hold, such as an id beyond PostgreSQL's integer),
+# should a route miss one: the client's problem, so 400 rather than 500.
+INPUT_EXCEPTIONS = (ValueError, RecursionError, OverflowError, DataError)
 
 
 def _error_for(exc: Exception) -> JSONResponse:
