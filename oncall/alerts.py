@@ -2,24 +2,32 @@
 
 Alerts go straight to the transport (they belong to no incident) and are
 de-duplicated through the cursors table, so a restart does not repeat them.
+
+Each alert has a severity (:mod:`oncall.escalation.alerting`): a *warning* — a configuration
+or source problem — goes by SMS or e-mail and never rings a phone unless an admin asked for
+that; only a *critical* one, paging is broken, may call. The default is warning: a call site
+says ``critical`` only when pages cannot get through.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.errors import DeliveryError
+from oncall.escalation.alerting import AlertSeverity, with_stop_fallback
 from oncall.notify.base import Channel, Outbound, Transport
 from oncall.store.inbox import get_cursor, set_cursor
 
 log = logs.get("oncall.alerts")
 
 SMS_BLOCKED = "sms_blocked:"
+_TITLE = {AlertSeverity.WARNING: "oncall admin alert", AlertSeverity.CRITICAL: "oncall CRITICAL admin alert"}
 
 
 class AdminAlerts:
@@ -41,8 +49,10 @@ class AdminAlerts:
     def blocked_people(self) -> list[str]:
         return sorted(self._blocked)
 
-    def alert(self, key: str, text: str, now: datetime) -> int:
-        """Send ``text`` to every admin once per ``key``; returns how many got it."""
+    def alert(self, key: str, text: str, now: datetime, *,
+              severity: AlertSeverity = AlertSeverity.WARNING) -> int:
+        """Send ``text`` to every admin once per ``key``, by the channels each admin has for
+        ``severity`` (the first that delivers); returns how many got it."""
         name = f"alert:{key}"
         if get_cursor(self.engine, name) is not None:
             return 0
@@ -50,13 +60,14 @@ class AdminAlerts:
         set_cursor(self.engine, name, now.isoformat(), now)
         snapshot = self.snapshot()
         sent = 0
-        log.critical("admin.alert", key=key, text=text)
+        log.critical("admin.alert", key=key, text=text, severity=severity.value)
         for admin in snapshot.notifications.admins:
             person = snapshot.people.get(admin)
             if person is None:
                 continue
-            for method in person.contact_methods:
-                channel = Channel(method)
+            own = [Channel(m) for m in person.contact_methods]
+            channels = snapshot.notifications.alert_channels(admin, severity, own)
+            for channel in with_stop_fallback(channels, severity, self.sms_blocked(admin)):
                 address = person.email if channel is Channel.EMAIL else person.phone
                 if not address or channel not in self.transport.channels():
                     continue
@@ -65,13 +76,57 @@ class AdminAlerts:
                 try:
                     self.transport.send(Outbound(
                         key=f"alert-{abs(hash((key, admin))) % 10**12}", channel=channel, to=address,
-                        person_id=admin, incident_ids=(), text=f"oncall admin alert: {text}"[:600],
-                        subject="oncall admin alert"))
+                        person_id=admin, incident_ids=(), text=f"{_TITLE[severity]}: {text}"[:600],
+                        subject=_TITLE[severity]))
                 except DeliveryError as exc:
                     log.error("admin.alert_failed", person=admin, channel=channel.value, error=str(exc))
                     continue
                 sent += 1
                 break
         if not sent:
-            log.critical("admin.alert_undelivered", key=key, text=text)
+            log.critical("admin.alert_undelivered", key=key, text=text, severity=severity.value)
         return sent
+
+
+# Coverage gaps are looked for a day ahead; a gap under way is looked back on up to a week,
+# so that its key (its true start) stays the same minute after minute. One under way for
+# longer than that is keyed by the day: said once a day, never once a minute.
+GAP_AHEAD = timedelta(hours=24)
+GAP_BEHIND = timedelta(days=7)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingAlert:
+    """An alert to hand to :meth:`AdminAlerts.alert`."""
+
+    key: str
+    text: str
+    severity: AlertSeverity
+
+
+def coverage_gap_alerts(snapshot: Snapshot, now: datetime, *,
+                        behind: timedelta = GAP_BEHIND) -> list[PendingAlert]:
+    """Schedules an escalation policy uses with nobody on call within a day. Ahead of a gap:
+    a warning. Once it is under way pages reach nobody, so paging is broken: critical."""
+    from oncall.escalation.policy import policy_schedule_ids
+
+    out = []
+    for sid in sorted(policy_schedule_ids(snapshot.escalation_policies.values())):
+        schedule = snapshot.schedules.get(sid)
+        if schedule is None:
+            continue
+        tz = schedule.timezone
+        for start, end in snapshot.resolved(sid).gaps(now - behind, now + GAP_AHEAD):
+            if end <= now:
+                continue
+            until = "to at least" if end >= now + GAP_AHEAD else "to"
+            span = f"from {start.astimezone(tz):%a %H:%M} {until} {end.astimezone(tz):%a %H:%M} ({tz.key})"
+            if start <= now:
+                since = start.isoformat() if start > now - behind else f"long:{now.astimezone(tz).date()}"
+                out.append(PendingAlert(
+                    key=f"gap-now:{sid}:{since}", severity=AlertSeverity.CRITICAL,
+                    text=f"nobody is on call now for schedule {sid}: its pages reach nobody {span}"))
+            else:
+                out.append(PendingAlert(key=f"gap:{sid}:{start.isoformat()}", severity=AlertSeverity.WARNING,
+                                        text=f"schedule {sid} has nobody on call {span}"))
+    return out

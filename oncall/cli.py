@@ -127,6 +127,11 @@ def check(
         f"{len(snapshot.escalation_policies)} escalation policy(ies)"
         + (f", {len(issues)} warning(s)" if issues else "")
     )
+    from oncall.escalation.alerting import describe_admin_alerts
+
+    alerts = snapshot.notifications
+    for line in describe_admin_alerts(alerts.admins, alerts.admin_alerts, snapshot.people):
+        typer.echo(line)
 
 
 def _blocked_phone_warnings(s: Any, snapshot: Any) -> list[Any]:

@@ -30,12 +30,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from oncall import __version__, logs
-from oncall.alerts import AdminAlerts
+from oncall.alerts import AdminAlerts, coverage_gap_alerts
 from oncall.config.loader import digest, load
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
 from oncall.directory import SnapshotDirectory
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.runner import Runner
 from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
@@ -193,7 +194,8 @@ class Daemon:
             self.alerts.set_sms_blocked(message.person_id, True, now)
             self.alerts.alert(f"stop:{message.person_id}:{now.isoformat()}",
                               f"SMS to {message.person_id} is refused by the carrier (they texted STOP); "
-                              "they are called instead until they text START.", now)
+                              "they are called instead until they text START.", now,
+                              severity=AlertSeverity.WARNING)
 
     def _webhook_answered(self, source: str, status: int) -> None:
         self.metrics.webhook_requests.labels(source, str(status)).inc()
@@ -378,7 +380,7 @@ class Daemon:
             log.error("config.reload_refused", why=why, errors=[str(i) for i in exc.issues])
             self.alerts.alert(f"reload:{new_digest[:16]}", "configuration edit refused, still running the previous "
                               f"one: {exc.issues[0]}" + (f" (+{len(exc.issues) - 1} more)" if len(exc.issues) > 1
-                                                         else ""), now)
+                                                         else ""), now, severity=AlertSeverity.WARNING)
             return False
         self.snapshot = self.overrides.merge(snapshot)
         self.config_digest = snapshot.digest
@@ -402,20 +404,13 @@ class Daemon:
             self._acks_seen_until = max(self._acks_seen_until, acked_at)
         for source, since in self.source_health.silent_sources(now):
             self.alerts.alert(f"silent:{source}:{since.isoformat()}",
-                              f"ticket source {source} has been silent since {since.isoformat()}", now)
-        snap = self.snapshot
-        from oncall.escalation.policy import policy_schedule_ids
-
-        for sid in sorted(policy_schedule_ids(snap.escalation_policies.values())):
-            if sid not in snap.schedules:
-                continue
-            for start, end in snap.resolved(sid).gaps(now, now + timedelta(hours=24)):
-                tz = snap.schedules[sid].timezone
-                self.alerts.alert(f"gap:{sid}:{start.isoformat()}",
-                                  f"schedule {sid} has nobody on call from {start.astimezone(tz):%a %H:%M} to "
-                                  f"{end.astimezone(tz):%a %H:%M} ({tz.key})", now)
+                              f"ticket source {source} has been silent since {since.isoformat()}", now,
+                              severity=AlertSeverity.WARNING)
+        for gap in coverage_gap_alerts(self.snapshot, now):
+            self.alerts.alert(gap.key, gap.text, now, severity=gap.severity)
         if not getattr(self.transport, "healthy", True):
-            self.alerts.alert(f"transport:{now:%Y-%m-%dT%H}", f"{self.transport_name} is failing persistently", now)
+            self.alerts.alert(f"transport:{now:%Y-%m-%dT%H}", f"{self.transport_name} is failing persistently", now,
+                              severity=AlertSeverity.CRITICAL)
         if self.settings.deadman_url and not self.draining:
             try:
                 self.http.get(self.settings.deadman_url, timeout=10.0)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from oncall.config.snapshot import Snapshot
+from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.directory import Contact
 from oncall.escalation.policy import EscalationPolicy
 from oncall.notify.base import Channel
@@ -49,6 +50,11 @@ class SnapshotDirectory:
 
     def admins(self) -> tuple[str, ...]:
         return self.snapshot.notifications.admins
+
+    def alert_channels(self, person_id: str, severity: AlertSeverity) -> tuple[Channel, ...]:
+        person = self.snapshot.people.get(person_id)
+        own = [Channel(m) for m in person.contact_methods] if person else []
+        return self.snapshot.notifications.alert_channels(person_id, severity, own)
 
     def person_for_phone(self, phone: str) -> str | None:
         """The configured person owning an E.164 number (inbound SMS and calls)."""

@@ -11,6 +11,7 @@ from oncall import logs
 from oncall.alerts import AdminAlerts
 from oncall.directory import SnapshotDirectory
 from oncall.errors import IncidentError
+from oncall.escalation.alerting import AlertSeverity
 from oncall.incidents.model import Incident
 from oncall.incidents.service import IncidentService
 from oncall.notify.messages import status_line
@@ -113,7 +114,7 @@ class ServiceInbound:
             log.critical("sms.blocked_by_person", person=person_id)
             self.alerts.alert(f"stop:{person_id}:{now.isoformat()}",
                               f"{person_id} texted STOP: SMS pages to them are blocked until they text START; "
-                              "they will be called instead.", now)
+                              "they will be called instead.", now, severity=AlertSeverity.WARNING)
         else:
             log.warning("sms.unblocked_by_person", person=person_id)
 

@@ -23,6 +23,7 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from oncall import logs
+from oncall.escalation.alerting import AlertSeverity
 from oncall.sources.pollers import UnreadableTicket
 from oncall.tickets import unmapped_note
 
@@ -32,7 +33,7 @@ MAX_KEY_VALUE = 60
 
 
 class Alerter(Protocol):
-    def alert(self, key: str, text: str, now: datetime) -> int:
+    def alert(self, key: str, text: str, now: datetime, *, severity: AlertSeverity = ...) -> int:
         """Tell the admins ``text`` once per ``key`` (persistently); returns how many got it."""
         ...
 
@@ -63,7 +64,8 @@ class VocabularyReports:
         with self._lock:
             if key in self._told:
                 return
-        self.alerts.alert(key, text, now)  # claims the key in the database first
+        # A value oncall does not know is a warning: a text or an e-mail, never a call.
+        self.alerts.alert(key, text, now, severity=AlertSeverity.WARNING)  # claims the key first
         with self._lock:
             self._told.add(key)
 

@@ -64,14 +64,17 @@ def check_rules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[F
 
 
 def check_policies(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    from oncall.escalation.alerting import check_admin_alerts
     from oncall.escalation.policy import check_notifications
     from oncall.escalation.policy import check_policies as run
 
+    settings = snapshot.notifications
     return run(
         snapshot.items["escalation_policies"],
         people_ids=set(snapshot.people),
         schedule_ids=set(snapshot.schedules),
-    ) + check_notifications(snapshot.notifications, people_ids=set(snapshot.people))
+    ) + check_notifications(settings, people_ids=set(snapshot.people)) + check_admin_alerts(
+        settings.admins, settings.admin_alerts, snapshot.people)
 
 
 def check_schedules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.policy import EscalationPolicy
 from oncall.notify.base import Channel
 
@@ -55,4 +56,8 @@ class Directory(Protocol):
         ...
 
     def admins(self) -> tuple[str, ...]:
+        ...
+
+    def alert_channels(self, person_id: str, severity: AlertSeverity) -> tuple[Channel, ...]:
+        """The channels admin ``person_id`` is told ``severity`` alerts by, in order."""
         ...

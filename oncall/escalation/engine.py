@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from oncall.escalation.alerting import AlertSeverity, with_stop_fallback
 from oncall.escalation.directory import Contact, Directory
 from oncall.escalation.policy import ContactMode, EscalationPolicy, Step, Target
 from oncall.escalation.state import (
@@ -153,7 +154,8 @@ def _delivery_failed(state: IncidentState, event: DeliveryFailed, policy: Escala
                           channel=event.channel.value, outcome="failed", detail=event.reason))
     if event.sms_blocked and not state.admins_alerted:
         actions.extend(_admin_notifies(state, directory, "alert",
-                                       f"{event.person_id} blocked SMS from oncall (STOP)"))
+                                       f"{event.person_id} blocked SMS from oncall (STOP)",
+                                       AlertSeverity.WARNING))
         state = replace(state, admins_alerted=True)
     current = (event.round, event.step) == (state.round, state.step)
     if state.status is not IncidentStatus.TRIGGERED or not current:
@@ -190,17 +192,22 @@ def _delivery_failed(state: IncidentState, event: DeliveryFailed, policy: Escala
 
 
 def _admin_notifies(state: IncidentState, directory: Directory, purpose: str,
-                    note: str) -> list[Action]:
+                    note: str, severity: AlertSeverity) -> list[Action]:
+    """Each admin once, by the first usable channel they have for ``severity``: a warning
+    (a phone that texted STOP) never rings unless they asked; critical ones may."""
     out: list[Action] = []
     for admin in directory.admins():
         contact = directory.contact(admin)
-        waves = plan_channels(contact, ContactMode.OWN) if contact else ()
-        if not waves:
-            out.append(Record(kind="admin_unreachable", detail=f"admin {admin} has no contact"))
+        channels = with_stop_fallback(directory.alert_channels(admin, severity), severity,
+                                      contact is not None and contact.sms_blocked)
+        usable = [c for c in channels if contact is not None and contact.can_use(c)]
+        if not usable:
+            out.append(Record(kind="admin_unreachable",
+                              detail=f"admin {admin} has no usable channel for {severity} alerts"))
             continue
-        out.extend(Notify(incident_id=state.incident_id, person_id=admin, channel=ch,
+        out.append(Notify(incident_id=state.incident_id, person_id=admin, channel=usable[0],
                           round=state.round, step=state.step, attempt=1, purpose=purpose,
-                          note=note) for ch in waves[0])
+                          note=note))
     return out
 
 
@@ -237,7 +244,7 @@ def _advance(state: IncidentState, policy: EscalationPolicy, directory: Director
             state = replace(state, exhausted=True, next_action_at=None, cursors=())
             if policy.notify_admins_when_exhausted:
                 actions.extend(_admin_notifies(state, directory, "exhausted",
-                                               "nobody acknowledged"))
+                                               "nobody acknowledged", AlertSeverity.CRITICAL))
             return state
         where = f"round {rnd + 1} step {idx + 1}"
         cursors = _fire(state, steps[idx], directory, now, actions, where)
@@ -255,6 +262,6 @@ def _advance(state: IncidentState, policy: EscalationPolicy, directory: Director
             # once and look again later, rather than spinning.
             if not state.admins_alerted:
                 actions.extend(_admin_notifies(state, directory, "alert",
-                                               "escalation reaches nobody"))
+                                               "escalation reaches nobody", AlertSeverity.CRITICAL))
             return replace(state, round=rnd, step=idx, cursors=(), admins_alerted=True,
                            next_action_at=now + EMPTY_ROUND_RETRY)

@@ -12,13 +12,17 @@
         repeat: 2                 # extra rounds after the first, or "forever"
         notify_admins_when_exhausted: true
     notifications:
-      admins: [alice]
+      admins: [alice, bob]
+      admin_alerts:               # optional, per admin: channels tried in order per severity
+        bob: {warning: [email], critical: [sms, voice]}
       sms: {min_interval: 2m}
+
+How admins are told about problems, per severity: :mod:`oncall.escalation.alerting`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -27,6 +31,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_v
 
 from oncall.config.base import Duration, Model, one_or_many
 from oncall.config.findings import Finding
+from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
 from oncall.notify.base import Channel
 
 
@@ -145,11 +150,21 @@ class NotificationSettings(Model):
     """Storm limit for calls."""
     email: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=1))
     """Storm limit for e-mail."""
+    admin_alerts: Mapping[str, AdminAlertChannels] = {}
+    """Per admin (person id): the channels of warning and critical alerts, e.g.
+    {dana: {warning: [email], critical: [sms, voice]}}; absent: warnings by sms, else email,
+    critical ones by the admin's contact_methods."""
 
     @field_validator("admins", mode="before")
     @classmethod
     def _admins(cls, v: object) -> object:
         return one_or_many(v)
+
+    def alert_channels(self, admin: str, severity: AlertSeverity,
+                       own: Iterable[Channel]) -> tuple[Channel, ...]:
+        """The channels ``admin`` is told ``severity`` alerts by, in order; ``own`` are the
+        admin's contact methods (the default for critical alerts)."""
+        return (self.admin_alerts.get(admin) or AdminAlertChannels()).channels(severity, own)
 
     def min_interval(self, channel: Channel) -> timedelta:
         return {Channel.SMS: self.sms, Channel.VOICE: self.voice, Channel.EMAIL: self.email}[

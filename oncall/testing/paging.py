@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from oncall.errors import DeliveryError, PermanentDeliveryError
+from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
 from oncall.escalation.directory import Contact
 from oncall.escalation.policy import EscalationPolicy
 from oncall.notify.base import Channel, Outbound, SendResult
@@ -27,6 +28,7 @@ class FakeDirectory:
     members_map: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     policies: dict[str, EscalationPolicy] = field(default_factory=dict)
     admin_ids: tuple[str, ...] = ()
+    admin_alerts: dict[str, AdminAlertChannels] = field(default_factory=dict)
 
     def on_call(self, schedule_id: str, t: datetime) -> tuple[str, ...]:
         who = self.on_call_map.get(schedule_id, ())
@@ -43,6 +45,11 @@ class FakeDirectory:
 
     def admins(self) -> tuple[str, ...]:
         return self.admin_ids
+
+    def alert_channels(self, person_id: str, severity: AlertSeverity) -> tuple[Channel, ...]:
+        contact = self.contacts.get(person_id)
+        chosen = self.admin_alerts.get(person_id) or AdminAlertChannels()
+        return chosen.channels(severity, contact.methods if contact else ())
 
 
 def person(pid: str, *methods: Channel, phone: str | None = None, email: str | None = None,

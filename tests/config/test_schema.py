@@ -385,6 +385,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "Layer": {"shift": "1d", "start_date": "2026-01-05"},
     "Step": {},
     "NotificationSettings": {},
+    "AdminAlertChannels": {},
     "SourceMapping": {"id": "s"},
 }
 ONE_ITEM: dict[tuple[str, str], Any] = {
@@ -414,6 +415,8 @@ ONE_ITEM: dict[tuple[str, str], Any] = {
     ("Layer", "participants"): "erin",
     ("Step", "targets"): {"person": "gina"},
     ("NotificationSettings", "admins"): "gina",
+    ("AdminAlertChannels", "warning"): "email",
+    ("AdminAlertChannels", "critical"): "voice",
     ("SourceMapping", "customer_from"): "organization_tag:cust_",
     ("SourceMapping", "severity_from"): "priority",
     ("SourceMapping", "category_from"): "tag:cat_",
