@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from oncall.config.base import any_case
 from oncall.errors import TicketError
+from oncall.numbers import ascii_int
 
 
 class Priority(StrEnum):
@@ -141,8 +142,9 @@ def parse_priority(value: object) -> Priority:
     text = _squash(value)
     if text in _PRIORITY_WORDS:
         return _PRIORITY_WORDS[text]
-    if text.isdigit() and int(text) in _PRIORITY_NUMBERS:
-        return _PRIORITY_NUMBERS[int(text)]
+    number = ascii_int(text)
+    if number in _PRIORITY_NUMBERS:
+        return _PRIORITY_NUMBERS[number]
     # "Level 1 - Urgent": the word decides when present
     for word in reversed(text.split(" ")):
         if word in _PRIORITY_WORDS:
@@ -219,8 +221,9 @@ def parse_status(value: object) -> Status:
     text = _squash(value)
     if text in _STATUS_WORDS:
         return _STATUS_WORDS[text]
-    if text.isdigit() and int(text) in _STATUS_NUMBERS:
-        return _STATUS_NUMBERS[int(text)]
+    number = ascii_int(text)
+    if number in _STATUS_NUMBERS:
+        return _STATUS_NUMBERS[number]
     raise ValueError(
         f"unknown status {value!r} (expected new, open, pending, waiting-for-support, "
         "solved, closed)"

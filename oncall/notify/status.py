@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from oncall.numbers import ascii_int
+
 # The statuses after which nothing more will happen to a message or call.
 FINAL_STATUSES = frozenset({"delivered", "read", "failed", "undelivered", "no-answer", "busy",
                             "completed", "canceled"})
@@ -48,7 +50,6 @@ def normalise_status(params: Mapping[str, str]) -> StatusUpdate | None:
     else:
         return None
     code_text = params.get("ErrorCode") or ""
-    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
-    error_code = int(code_text) if code_text.isascii() and code_text.isdigit() and len(code_text) < 10 else None
+    error_code = ascii_int(code_text, max_digits=9)
     return StatusUpdate(provider_id=sid or None, channel=channel, status=status, raw_status=raw,
                         error_code=error_code, answered_by=answered_by)

@@ -25,6 +25,7 @@ import httpx
 import structlog
 
 from oncall.errors import SourceError, TicketError
+from oncall.numbers import ascii_int
 from oncall.sources.freshdesk import ticket_from_freshdesk
 from oncall.sources.health import SourceHealth
 from oncall.sources.interfaces import CursorStore, TicketSink
@@ -74,8 +75,9 @@ def retry_after(value: str | None, now: datetime, default: timedelta) -> timedel
     if not value:
         return default
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    seconds = ascii_int(value, max_digits=9)
+    if seconds is not None:
+        return timedelta(seconds=seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

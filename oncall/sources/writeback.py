@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from oncall.numbers import ascii_int
 from oncall.sources.settings import SourceKind, SourceSettings
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic
 
@@ -108,8 +109,9 @@ def send_with_retries(send: Callable[[], httpx.Response], *, attempts: int,
             error = f"HTTP {response.status_code}"
             if response.status_code == 429:
                 header = response.headers.get("Retry-After", "")
-                if header.isdigit():
-                    delay = min(float(header), MAX_RETRY_AFTER)
+                seconds = ascii_int(header, max_digits=9)
+                if seconds is not None:
+                    delay = min(float(seconds), MAX_RETRY_AFTER)
             elif response.status_code < 500:
                 log.error("writeback.refused", target=what, error=error)
                 return False

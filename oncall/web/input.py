@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from oncall.errors import OncallError
+from oncall.numbers import ascii_int
 
 # The largest value of the incident tables' id column on every backend (PostgreSQL
 # ``integer`` is 32 bits; SQLite's 64-bit rowid is larger).
@@ -62,10 +63,10 @@ def declared_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
     if raw is None:
         return None
-    value = raw.strip()
-    if not value.isascii() or not value.isdigit() or len(value) > 18:
+    value = ascii_int(raw)
+    if value is None:
         raise InputError(400, f"header Content-Length: not a byte count, got {quoted(raw)}")
-    return int(value)
+    return value
 
 
 async def read_body(request: Request, limit: int) -> bytes:
