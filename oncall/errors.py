@@ -6,7 +6,9 @@
     ├── ConfigError                  the configuration cannot be used (holds ConfigIssue items)
     ├── TicketError                  a ticket (JSON, webhook body) is malformed; names the field
     ├── ScheduleError                a schedule question cannot be answered (unknown schedule…)
-    ├── IncidentError                an incident operation is refused (unknown id, wrong state)
+    ├── IncidentError                an incident operation is refused (wrong state, busy)
+    │   ├── NoSuchIncident           no incident has that id
+    │   └── UnknownActor             the person acting is not in the configuration
     ├── StoreError                   the database cannot be used (missing, unreachable, wrong schema)
     ├── SourceError                  a ticket source failed (signature, poller, write-back)
     │   └── SignatureError           an inbound request is not authentic
@@ -65,6 +67,22 @@ class ScheduleError(OncallError):
 
 class IncidentError(OncallError):
     """An incident operation is refused (unknown incident, unknown actor, wrong state)."""
+
+
+class NoSuchIncident(IncidentError):
+    """No incident has the id asked for."""
+
+    def __init__(self, incident_id: int) -> None:
+        self.incident_id = incident_id
+        super().__init__(f"no incident #{incident_id}")
+
+
+class UnknownActor(IncidentError):
+    """The person named as acting is not one of the configuration's people."""
+
+    def __init__(self, actor: str) -> None:
+        self.actor = actor
+        super().__init__(f"unknown person {actor!r}: actors are people from the configuration")
 
 
 class StoreError(OncallError):

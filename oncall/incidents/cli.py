@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from oncall.errors import OncallError
+from oncall.errors import OncallError, UnknownActor
 from oncall.incidents.model import Incident
 from oncall.incidents.service import IncidentService
 from oncall.store.db import open_existing
@@ -32,6 +32,9 @@ AsOption = Annotated[str | None, typer.Option(
 def _errors() -> Iterator[None]:
     try:
         yield
+    except UnknownActor as exc:
+        typer.echo(f"error: {exc} (use --as PERSON)", err=True)
+        raise typer.Exit(1) from None
     except OncallError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

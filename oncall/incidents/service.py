@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from oncall.errors import IncidentError
+from oncall.errors import IncidentError, NoSuchIncident, UnknownActor
 from oncall.escalation.directory import Directory
 from oncall.escalation.engine import transition
 from oncall.escalation.policy import EscalationPolicy
@@ -168,8 +168,7 @@ class IncidentService:
 
     def _check_actor(self, actor: str) -> None:
         if actor not in SYSTEM_ACTORS and self.directory().contact(actor) is None:
-            raise IncidentError(f"unknown person {actor!r}: actors are people from the "
-                                "configuration (use --as PERSON)")
+            raise UnknownActor(actor)
 
     def _apply(self, incident_id: int, event: Ack | Resolve | Escalate | Cancel, now: datetime,
                *, actor: str, notify: bool = True) -> Incident:
@@ -177,7 +176,7 @@ class IncidentService:
             with self.engine.begin() as conn:
                 inc = repo.load(conn, incident_id)
                 if inc is None:
-                    raise IncidentError(f"no incident #{incident_id}")
+                    raise NoSuchIncident(incident_id)
                 state, actions = transition(inc.engine, event, now)
                 if state == inc.engine:
                     raise IncidentError(_refusal(inc, event))
@@ -239,7 +238,7 @@ class IncidentService:
         with self.engine.connect() as conn:
             inc = repo.load(conn, incident_id)
         if inc is None:
-            raise IncidentError(f"no incident #{incident_id}")
+            raise NoSuchIncident(incident_id)
         return inc
 
     def list(self, open_only: bool = False) -> builtins.list[Incident]:

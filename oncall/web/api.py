@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from oncall.config.snapshot import Snapshot
-from oncall.errors import IncidentError
+from oncall.errors import IncidentError, NoSuchIncident, UnknownActor
 from oncall.incidents.service import IncidentService
 from oncall.schedules.ics import shifts_ics
 from oncall.web.input import InputError, parse_id, quoted, read_json
@@ -89,9 +89,12 @@ def api_routes(service: IncidentService, snapshot: Callable[[], Snapshot], *, ap
             return JSONResponse({"error": "field 'as': name the person acting"}, status_code=422)
         try:
             inc = run(ident, actor, clock(), "api")
+        except NoSuchIncident as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        except UnknownActor as exc:
+            return JSONResponse({"error": f"field 'as': {exc}"}, status_code=422)
         except IncidentError as exc:
-            status = 404 if "no incident" in str(exc) else 409
-            return JSONResponse({"error": str(exc)}, status_code=status)
+            return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse(inc.to_json())
 
     async def feed(request: Request) -> Response:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from oncall.errors import IncidentError
 from oncall.incidents.cli import register
 from oncall.incidents.model import TicketSummary, mask_address
-from oncall.testing.harness import Paging
+from support.harness import Paging
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -163,7 +163,8 @@ def test_cli_ack_escalate_resolve_record_the_actor(p: Paging) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (["ack", "999", "--as", "ann"], "no incident #999"),
-    (["ack", "1", "--as", "mallory"], "unknown person 'mallory'"),
+    (["ack", "1", "--as", "mallory"],
+     "unknown person 'mallory': actors are people from the configuration (use --as PERSON)"),
     (["incidents", "show", "42"], "no incident #42"),
 ])
 def test_cli_errors_go_to_stderr_without_traceback(p: Paging, args: list[str],
