@@ -15,6 +15,7 @@ MODULES = [
     "bench.bench_schedules",
     "bench.bench_engine",
     "bench.bench_daemon",
+    "bench.bench_console",
 ]
 
 

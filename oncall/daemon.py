@@ -360,8 +360,10 @@ class Daemon:
         """Merge the stored (web) overrides again after one was added or removed."""
         with self._reload_lock:
             self._overrides_seen = self.overrides.revision()
-            self.snapshot = self.overrides.merge(self.snapshot)
-        self.kick()
+            merged = self.overrides.merge(self.snapshot)
+            changed, self.snapshot = merged is not self.snapshot, merged
+        if changed:
+            self.kick()
 
     def reload(self, why: str) -> bool:
         """Build a new snapshot; swap it in atomically, or keep the running one."""

@@ -143,7 +143,7 @@ class Console:
         tz = viewer.person.timezone if viewer else snap.default_desk.timezone
         body = self.env.get_template(template).render(
             viewer=viewer, csrf=ctx.csrf, path=ctx.path, tz=tz, now=self.deps.clock(), snap=snap,
-            static=self.static_version, **values)
+            static=self.static_version, refresh=self.conf.refresh_seconds, **values)
         return self.finish(ctx, HTMLResponse(body, status_code=status))
 
     def finish(self, ctx: Ctx, response: Response) -> Response:

@@ -16,11 +16,12 @@ from oncall.incidents.model import AuditEntry, Incident, LedgerEntry
 from oncall.rules import Decision, TicketEvent, decide
 from oncall.store.tables import OPEN_STATES, incidents, ticket_events
 from oncall.tickets import Ticket, parse_ticket
-from oncall.web.console.core import Console, Ctx
+from oncall.web.console.core import Console, Ctx, safe_next
 
 PAGE_SIZE = 50
 STATES = ("open", "triggered", "acknowledged", "resolved", "cancelled", "all")
 ACTIONS = {"ack": "Acknowledge", "escalate": "Escalate", "resolve": "Resolve"}
+DONE = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}
 
 
 def desk_of(snap: Snapshot, customer: str | None) -> str:
@@ -170,7 +171,8 @@ def incident_page(console: Console, ctx: Ctx, *, message: str | None = None, err
     return console.render(ctx, template, status=status, snap=snap, title=f"#{inc.id} {inc.subject}", inc=inc,
                           entries=entries, tv=ticket_view(console, snap, inc), names=names, message=message,
                           error=error, desk=desk_of(snap, inc.customer), actions=ACTIONS,
-                          action_base=action_base or f"/incidents/{inc.id}")
+                          action_base=action_base or f"/incidents/{inc.id}",
+                          done=ctx.query.get("done") if ctx.query.get("done") in DONE.values() else None)
 
 
 def incident_action(console: Console, ctx: Ctx) -> Response:
@@ -190,7 +192,4 @@ def incident_action(console: Console, ctx: Ctx) -> Response:
     except IncidentError as exc:
         return incident_page(console, ctx, error=str(exc), status=409)
     base = ctx.form.get("back") or f"/incidents/{ident}"
-    done = {"ack": "acknowledged", "escalate": "escalated", "resolve": "resolved"}[action]
-    from oncall.web.console.core import safe_next
-
-    return console.redirect(ctx, safe_next(base) + f"?done={done}")
+    return console.redirect(ctx, safe_next(base) + f"?done={DONE[action]}")

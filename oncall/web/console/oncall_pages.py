@@ -157,6 +157,7 @@ def shifts_page(console: Console, ctx: Ctx) -> Response:
 
 def overrides_page(console: Console, ctx: Ctx, *, error: str | None = None, status: int = 200,
                    values: dict[str, str] | None = None) -> Response:
+    console.deps.on_overrides_changed()  # the CLI or another instance may have changed them
     snap = console.deps.snapshot()
     assert ctx.viewer is not None
     now = console.deps.clock()
@@ -204,6 +205,7 @@ def parse_local(value: str, tz: ZoneInfo, now: datetime, what: str) -> datetime:
 
 def override_create(console: Console, ctx: Ctx) -> Response:
     assert ctx.viewer is not None
+    console.deps.on_overrides_changed()  # validate against what is stored now, whoever stored it
     snap = console.deps.snapshot()
     now = console.deps.clock()
     f = ctx.form

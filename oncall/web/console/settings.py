@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from oncall.config.base import Duration, Model
 
@@ -32,6 +32,8 @@ class ConsoleSettings(Model):
     incident_links: bool = False
     """Pages carry a short link to the incident that lets the paged person act on it
     without signing in, while it is open."""
+    refresh_seconds: float = Field(default=10.0, ge=0.5, le=3600)
+    """How often an open incident list or incident page refreshes itself (with JavaScript)."""
     secure_cookies: bool | None = None
     """Mark cookies Secure (HTTPS only); unset: when the public URL is https."""
 

@@ -24,7 +24,7 @@
   }
   function start() {
     document.querySelectorAll("[data-live]").forEach(function (box) {
-      var every = Math.max(2, Number(box.dataset.liveEvery || 10)) * 1000;
+      var every = Math.max(0.5, Number(box.dataset.liveEvery || 10)) * 1000;
       setInterval(function () { refresh(box); }, every);
       document.addEventListener("visibilitychange", function () { if (!document.hidden) refresh(box); });
     });
