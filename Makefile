@@ -62,8 +62,15 @@ postgres:
 unit: $(TEST_STAMP)
 	$(BIN)/pytest
 
-## lint, types, every example's configuration, the whole test suite (SQLite and PostgreSQL)
-test: $(TEST_STAMP)
+## axe-core for the console's browser tests (npm; the lock file pins it)
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then cd tests/e2e/axe && npm ci --no-audit --no-fund --silent; \
+	  else echo "make: npm not found: the console's accessibility checks will skip (CI fails)" >&2; fi
+
+## lint, types, every example's configuration, the whole test suite (SQLite and PostgreSQL), the
+## console in a real browser (Debian's chromium; skipped where it is missing, except under CI=true)
+test: $(TEST_STAMP) $(AXE)
 	$(MAKE) --no-print-directory lint typecheck check-examples
 	@eval "$$(scripts/test-postgres.sh)"; $(BIN)/pytest
 
