@@ -207,11 +207,27 @@ def explain(
     snapshot = snapshot or load_snapshot(when)
     ticket = resolve(ticket, s.sources, snapshot.source_mappings, now_utc())
     decision = decide(ticket, ev, snapshot, when)
+    paging = _paging_preview(decision, snapshot, when)
     if as_json:
-        typer.echo(json.dumps(explanation_json(decision, ticket), indent=2))
+        typer.echo(json.dumps(explanation_json(decision, ticket) | paging.to_json(), indent=2))
     else:
         typer.echo(f"ticket {ticket.id} ({ticket.source}) at {when.isoformat()}:")
         typer.echo(explanation_text(decision, ticket))
+        if decision.page:
+            typer.echo("\n".join(paging.lines()))
+
+
+def _paging_preview(decision: Any, snapshot: Any, when: datetime) -> Any:
+    """Who a paging decision would reach at ``when`` (overrides made on the web included)."""
+    from oncall.directory import SnapshotDirectory
+    from oncall.escalation.preview import PagingPreview, preview_page
+
+    policy = snapshot.escalation_policies.get(decision.escalation_policy or "")
+    if not decision.page or policy is None:
+        return PagingPreview()
+    store = _stored_overrides(False)
+    merged = store.merge(snapshot) if store is not None else snapshot
+    return preview_page(policy, SnapshotDirectory(merged), when, snapshot.desks[decision.desk].timezone)
 
 
 @app.command()
