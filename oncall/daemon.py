@@ -509,9 +509,12 @@ class Daemon:
             who = (snap.on_call(first, self.clock.now()) or ("PERSON",))[0] if first else "PERSON"
             lines += [
                 "  demo          : in another terminal, file a demo ticket:",
-                "                    make demo-ticket   (or: oncall send-ticket examples/demo-ticket.json)",
-                "                  the page is printed here; then acknowledge it:",
+                "                    make demo-ticket   (a new ticket each time, signed with var/demo.env's secret;",
+                "                    by hand: set -a; . var/demo.env; set +a;",
+                "                             .venv/bin/oncall send-ticket examples/demo-ticket.json)",
+                "                  the page is printed here; then acknowledge it, from the CLI or as a text reply:",
                 f"                    .venv/bin/oncall incidents --open && .venv/bin/oncall ack 1 --as {who}",
+                f"                    .venv/bin/oncall sms-reply {who} ack",
             ]
         return "\n".join(lines)
 
