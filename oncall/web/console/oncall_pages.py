@@ -53,50 +53,49 @@ def _day_bounds(d: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
         wall_to_instant(datetime.combine(d + timedelta(days=1), time(0)), tz)
 
 
-def _bars(segments: list[tuple[datetime, datetime, str, str, str]], a: datetime, b: datetime) -> list[Bar]:
+def _bars(segments: list[tuple[datetime, datetime, str, str]], a: datetime, b: datetime,
+          tz: ZoneInfo) -> list[Bar]:
+    """The pieces of ``segments`` within [a, b), each titled with its own hours in ``tz``."""
     total = (b - a).total_seconds()
     out = []
-    for s, e, label, kind, title in segments:
+    for s, e, label, kind in segments:
         s, e = max(s, a), min(e, b)
         if e <= s:
             continue
+        until = "24:00" if e == b else f"{e.astimezone(tz):%H:%M}"
         out.append(Bar(left=round((s - a).total_seconds() / total * 100, 3),
-                       width=round((e - s).total_seconds() / total * 100, 3), label=label, kind=kind, title=title))
+                       width=round((e - s).total_seconds() / total * 100, 3), label=label, kind=kind,
+                       title=f"{label} {s.astimezone(tz):%H:%M}–{until}"))
     return out
 
 
-def schedule_days(snap: Snapshot, schedule: Schedule, start_day: date, days: int,
-                  viewer_tz: ZoneInfo) -> list[DayRow]:
+def schedule_days(snap: Snapshot, schedule: Schedule, start_day: date, days: int) -> list[DayRow]:
+    """``days`` local days of ``schedule`` from ``start_day``: who is on call (overrides and gaps
+    marked), each layer alone, and the desk's open hours, as bars over the schedule's day."""
     tz = schedule.timezone
     resolved = snap.resolved(schedule.id)
     t0, _ = _day_bounds(start_day, tz)
     _, t1 = _day_bounds(start_day + timedelta(days=days - 1), tz)
     names = {p.id: p.name for p in snap.people.values()}
-    fmt = "%a %H:%M"
-
-    def title(a: datetime, b: datetime, who: str) -> str:
-        return f"{who}: {a.astimezone(viewer_tz):{fmt}} – {b.astimezone(viewer_tz):{fmt}}"
-
-    final: list[tuple[datetime, datetime, str, str, str]] = []
+    final: list[tuple[datetime, datetime, str, str]] = []
     for a, b, people in resolved.segments(t0, t1):
         by_override = bool(resolved.active_overrides(a)) and people != _base(resolved, a)
         who = ", ".join(names.get(p, p) for p in people) if people else "nobody"
         kind = "gap" if not people else "override" if by_override else "person"
-        final.append((a, b, who if people else "GAP", kind, title(a, b, who)))
+        final.append((a, b, who if people else "nobody (gap)", kind))
     layer_segments = []
     for layer in schedule.layers:
         alone = ResolvedSchedule(schedule.model_copy(update={"layers": (layer,)}))
-        layer_segments.append([(a, b, ", ".join(names.get(p, p) for p in ps), "person" if ps else "none",
-                                title(a, b, ", ".join(ps) or "nobody"))
+        layer_segments.append([(a, b, ", ".join(names.get(p, p) for p in ps), "person" if ps else "none")
                                for a, b, ps in alone.segments(t0, t1)])
     desk = snap.default_desk
-    hours = [(a, b, "open", "open", f"{desk.name or desk.id} open") for a, b in open_intervals(desk, t0, t1)]
+    hours = [(a, b, "open", "open") for a, b in open_intervals(desk, t0, t1)]
     rows = []
     for i in range(days):
         d = start_day + timedelta(days=i)
         a, b = _day_bounds(d, tz)
-        rows.append(DayRow(day=d, label=f"{d:%a %d %b}", final=_bars(final, a, b),
-                           layers=[_bars(seg, a, b) for seg in layer_segments], desk_hours=_bars(hours, a, b),
+        rows.append(DayRow(day=d, label=f"{d:%a %d %b}", final=_bars(final, a, b, tz),
+                           layers=[_bars(seg, a, b, tz) for seg in layer_segments], desk_hours=_bars(hours, a, b, tz),
                            holiday=holiday_name(desk, d)))
     return rows
 
@@ -118,7 +117,6 @@ def oncall_page(console: Console, ctx: Ctx) -> Response:
     snap = console.deps.snapshot()
     assert ctx.viewer is not None
     now = console.deps.clock()
-    viewer_tz = ctx.viewer.person.timezone
     cards = []
     for schedule in snap.schedules.values():
         resolved = snap.resolved(schedule.id)
@@ -126,7 +124,7 @@ def oncall_page(console: Console, ctx: Ctx) -> Response:
         start_day = now.astimezone(schedule.timezone).date()
         gaps = resolved.gaps(now, now + timedelta(days=DAYS))
         cards.append({"schedule": schedule, "now": resolved.on_call(now), "next_at": nxt_at, "next": nxt,
-                      "days": schedule_days(snap, schedule, start_day, DAYS, viewer_tz), "gaps": gaps})
+                      "days": schedule_days(snap, schedule, start_day, DAYS), "gaps": gaps})
     desk = snap.default_desk
     holidays = [(d, name) for i in range(DAYS)
                 if (name := holiday_name(desk, d := now.astimezone(desk.timezone).date() + timedelta(days=i)))]

@@ -15,7 +15,7 @@ from oncall.config.base import Duration, Model
 
 
 class ConsoleSettings(Model):
-    """The web console: sessions, single sign-on through a proxy, links in pages."""
+    """The web console: sessions, single sign-on through a proxy, live updates."""
 
     enabled: bool = True
     """Serve the console (``GET /`` and its pages)."""
@@ -29,9 +29,6 @@ class ConsoleSettings(Model):
     user's e-mail or person id (e.g. X-Forwarded-Email for oauth2-proxy). Off when unset."""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     """Peer addresses whose ``trusted_header`` is believed; from anyone else it is ignored."""
-    incident_links: bool = False
-    """Pages carry a short link to the incident that lets the paged person act on it
-    without signing in, while it is open."""
     refresh_seconds: float = Field(default=10.0, ge=0.5, le=3600)
     """How often an open incident list or incident page refreshes itself (with JavaScript)."""
     secure_cookies: bool | None = None
