@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -26,6 +26,7 @@ from oncall.errors import StoreError
 DEFAULT_URL = "sqlite:///./var/oncall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x6F6E63616C6C  # "oncall": the advisory lock that serialises schema upgrades
 
 
 def database_url(url: str | None = None) -> str:
@@ -75,12 +76,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     version must not run against a schema it does not know (restore the backup taken before
     the upgrade to roll back)."""
     cfg = alembic_config()
-    current = current_revision(engine)
-    if current is not None and current not in _known_revisions():
-        raise StoreError(f"{engine.url.render_as_string(hide_password=True)} was written by a newer "
-                         f"oncall (schema {current}); this one runs schema {head_revision()}: install the newer "
-                         "version, or restore the backup taken before the upgrade")
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Instances started together on a fresh database would race to create the same
+            # tables; the first takes the lock and migrates, the others then find it current.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in _known_revisions():
+            raise StoreError(f"{engine.url.render_as_string(hide_password=True)} was written by a newer "
+                             f"oncall (schema {current}); this one runs schema {head_revision()}: install the "
+                             "newer version, or restore the backup taken before the upgrade")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
