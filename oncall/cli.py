@@ -247,6 +247,7 @@ def run() -> None:
 
     from oncall import logs
     from oncall.daemon import Daemon, display_url
+    from oncall.store.instance_lock import InstanceLock
 
     s = settings()
     logs.configure(s.log_format, s.log_level)
@@ -259,6 +260,7 @@ def run() -> None:
         return typer.Exit(1)
 
     try:
+        lock = InstanceLock.acquire(s.database_url)  # before migrations: a second instance touches nothing
         daemon = Daemon(s)
     except ConfigError as exc:
         raise refuse(f"configuration in {s.config} is invalid, not starting:\n{exc}") from None
@@ -267,7 +269,10 @@ def run() -> None:
                      f"{str(exc).splitlines()[0]}") from None
     except OncallError as exc:
         raise refuse(str(exc)) from None
-    code = asyncio.run(daemon.run())
+    try:
+        code = asyncio.run(daemon.run())
+    finally:
+        lock.release()
     raise typer.Exit(code)
 
 
@@ -280,7 +285,7 @@ def send_ticket(
     """Sign a ticket with the source's configured secret and post it to the running daemon."""
     import httpx
 
-    from oncall.sources import signatures
+    from oncall.sources.registry import helpdesk_for
 
     s = settings()
     try:
@@ -290,18 +295,7 @@ def send_ticket(
     conf = s.sources.get(source.lower())
     headers = {"Content-Type": "application/json"}
     if conf is not None and conf.secret is not None:
-        secret = conf.secret.get_secret_value()
-        kind = str(conf.kind_for(source) or "generic")
-        if kind == "zendesk":
-            ts = now_utc().strftime("%Y-%m-%dT%H:%M:%SZ")  # Zendesk sends ISO-8601
-            headers[signatures.ZENDESK_HEADER] = signatures.sign_zendesk(secret, ts, body)
-            headers[signatures.ZENDESK_TIMESTAMP_HEADER] = ts
-        elif kind == "freshdesk":
-            headers[signatures.FRESHDESK_HEADER] = secret
-        elif kind == "jira":
-            headers["X-Hub-Signature"] = signatures.sign_jira(secret, body)
-        else:
-            headers[signatures.GENERIC_HEADER] = signatures.sign_generic(secret, body)
+        headers |= helpdesk_for(source, conf).sign(conf.secret.get_secret_value(), body, now=now_utc())
     elif conf is None or not conf.insecure:
         raise fail(f"source {source!r} has no secret: set ONCALL_SOURCES__{source.upper()}__SECRET")
     target = f"{(url or 'http://' + s.listen).rstrip('/')}/webhooks/tickets/{source}"

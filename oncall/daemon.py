@@ -49,12 +49,12 @@ from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
 from oncall.schedules.stored_overrides import StoredOverrides
 from oncall.sdnotify import Notifier, watchdog_interval
 from oncall.sources.health import SourceHealth
-from oncall.sources.pollers import BasePoller, FreshdeskPoller, ZendeskPoller
+from oncall.sources.pollers import BasePoller
+from oncall.sources.registry import helpdesk_for, ticket_resolver
 from oncall.sources.settings import startup_warnings
 from oncall.sources.store_adapters import EngineCursors, GroupCommitSink
 from oncall.sources.web import REFUSALS, ticket_routes
 from oncall.sources.writeback import writeback_for
-from oncall.sources.zendesk_lookup import EventResolver
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox, get_cursor, set_cursor
 from oncall.store.tables import OPEN_STATES, incidents
@@ -132,8 +132,8 @@ class Daemon:
         self.http = httpx.Client(timeout=15.0)
         self.intake = Intake(self.inbox, self.service, lambda: self.snapshot, on_outcome=self._count,
                              checkpoint=self.checkpoint,
-                             resolve=EventResolver(settings.sources, lambda: self.snapshot.source_mappings,
-                                                   self.http))
+                             resolve=ticket_resolver(settings.sources, lambda: self.snapshot.source_mappings,
+                                                     self.http))
         self.source_health = SourceHealth(
             {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
         self.pollers = self._pollers()
@@ -159,14 +159,12 @@ class Daemon:
     def _pollers(self) -> dict[str, BasePoller]:
         found: dict[str, BasePoller] = {}
         for name, s in self.settings.sources.items():
-            if s.poll_interval is None:
+            make = helpdesk_for(name, s).poller
+            if s.poll_interval is None or make is None:
                 continue
-            cls = {"zendesk": ZendeskPoller, "freshdesk": FreshdeskPoller}.get(str(s.kind_for(name)))
-            if cls is None:
-                continue
-            found[name] = cls(source=name, settings=s, client=self.http, sink=self.sink,
-                              cursors=EngineCursors(self.engine), health=self.source_health,
-                              mapping=self._mapping_for(name), on_unreadable=self.vocabulary.unreadable)
+            found[name] = make(source=name, settings=s, client=self.http, sink=self.sink,
+                               cursors=EngineCursors(self.engine), health=self.source_health,
+                               mapping=self._mapping_for(name), on_unreadable=self.vocabulary.unreadable)
         return found
 
     def _mapping_for(self, name: str) -> Callable[[], Any]:

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 
 from oncall.rules import Decision, format_decision
-from oncall.sources.settings import SourceKind, SourceMapping, SourceSettings
+from oncall.sources.registry import helpdesk_for, ticket_resolver
+from oncall.sources.settings import SourceMapping, SourceSettings
 from oncall.tickets import Ticket, reads_as
 
 LOOKUP_TIMEOUT = 5.0
@@ -29,28 +30,15 @@ def read_vendor_body(body: bytes, source: str, settings: Mapping[str, SourceSett
     """A webhook body as ``source``'s parser reads it (e.g. a Zendesk event copied from the
     webhook's activity log). Raises :class:`TicketError` naming the field, or
     :class:`IgnoredEvent` for an event the daemon would acknowledge and not store."""
-    from oncall.sources.web import PARSERS
-
-    conf = settings.get(source)
-    kind = (conf.kind_for(source) if conf else None) or _kind_of(source)
-    return PARSERS[kind](body, source=source, mapping=mapping, received_at=received_at,
-                         event_id=None).ticket
-
-
-def _kind_of(source: str) -> SourceKind:
-    try:
-        return SourceKind(source)
-    except ValueError:
-        return SourceKind.GENERIC
+    parse = helpdesk_for(source, settings.get(source)).parse
+    return parse(body, source=source, mapping=mapping, received_at=received_at, event_id=None).ticket
 
 
 def resolve(ticket: Ticket, settings: Mapping[str, SourceSettings],
             mappings: Mapping[str, SourceMapping], now: datetime) -> Ticket:
     """Look the ticket's ids up as the daemon does when it decides (Zendesk API if configured)."""
-    from oncall.sources.zendesk_lookup import EventResolver
-
     with httpx.Client(timeout=LOOKUP_TIMEOUT) as client:
-        return EventResolver(settings, lambda: mappings, client)(ticket, now)
+        return ticket_resolver(settings, lambda: mappings, client)(ticket, now)
 
 
 def explanation_json(decision: Decision, ticket: Ticket) -> dict[str, Any]:

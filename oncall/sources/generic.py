@@ -7,6 +7,7 @@ Body::
      "customer": "acme", "requester": "ops@acme.example", "environment": "production",
      "category": "outage", "tags": ["checkout"], "event_id": "optional-unique-delivery-id"}
 
+Signature: ``X-Oncall-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``.
 ``event_id`` (or the ``X-Oncall-Event-Id`` header) makes retries idempotent; without it the
 sha256 of the canonical body is used. Unknown keys are kept as ticket extras. ``value_maps``
 of the source's mapping translate customer, severity, category, environment, priority and
@@ -17,12 +18,17 @@ does not know is read with the Ticket's fallback and kept in ``unmapped`` (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from oncall.errors import TicketError
 from oncall.sources.interfaces import ParsedEvent
 from oncall.sources.payload import build_ticket, load_json, parsed
+from oncall.sources.registry import HelpdeskKind, register
 from oncall.sources.settings import MAPPED_FIELDS, SourceMapping
+from oncall.sources.signatures import GENERIC_HEADER, sign_generic, verify_generic
+
+EVENT_ID_HEADER = "X-Oncall-Event-Id"
 
 
 def parse_generic(body: bytes, *, source: str = "generic", mapping: SourceMapping | None = None,
@@ -50,3 +56,18 @@ def parse_generic(body: bytes, *, source: str = "generic", mapping: SourceMappin
         payload["tags"] = tuple(payload["tags"])
     ticket = build_ticket(payload)
     return parsed(ticket, event_id or body_event_id, data)
+
+
+def verify_request(secret: str, body: bytes, headers: Mapping[str, str], *, now: datetime) -> None:
+    del now  # the signature carries no time
+    verify_generic(secret, body, headers.get(GENERIC_HEADER))
+
+
+def sign_request(secret: str, body: bytes, *, now: datetime) -> dict[str, str]:
+    del now
+    return {GENERIC_HEADER: sign_generic(secret, body)}
+
+
+HELPDESK = register(HelpdeskKind(
+    name="generic", docs=f"the generic JSON ticket, signed in {GENERIC_HEADER}",
+    parse=parse_generic, verify_signature=verify_request, sign=sign_request, event_id_header=EVENT_ID_HEADER))

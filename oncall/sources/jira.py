@@ -13,11 +13,13 @@ category (To Do → new, In Progress → open, Done → solved); ``value_maps.st
 A status without a usable category, or a priority oncall does not know (admins add their own),
 is read with the Ticket's fallback (open, normal) and kept in ``Ticket.unmapped``.
 The delivery id header ``X-Atlassian-Webhook-Identifier`` (unchanged across retries) is the
-event key when present.
+event key when present. Signature: the webhook's **Secret** makes Jira send
+``X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,10 +36,13 @@ from oncall.sources.payload import (
     text,
     timestamp,
 )
+from oncall.sources.registry import HelpdeskKind, register
 from oncall.sources.settings import SourceMapping, default_mapping
+from oncall.sources.signatures import JIRA_HEADER, sign_jira, verify_jira
 from oncall.tickets import Status, parse_status, read_value
 
 TRACKED_EVENTS = ("jira:issue_created", "jira:issue_updated")
+EVENT_ID_HEADER = "X-Atlassian-Webhook-Identifier"
 
 # Jira's classic scheme (Blocker…Trivial) next to the default Highest…Lowest
 _CLASSIC_PRIORITIES = {"blocker": "urgent", "critical": "urgent", "major": "high",
@@ -135,3 +140,18 @@ def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | No
         payload["changes"] = changes
     ticket = build_ticket(payload, where="issue.")
     return parsed(ticket, event_id, data)
+
+
+def verify_request(secret: str, body: bytes, headers: Mapping[str, str], *, now: datetime) -> None:
+    del now  # Jira signs no timestamp
+    verify_jira(secret, body, headers.get(JIRA_HEADER))
+
+
+def sign_request(secret: str, body: bytes, *, now: datetime) -> dict[str, str]:
+    del now
+    return {JIRA_HEADER: sign_jira(secret, body)}
+
+
+HELPDESK = register(HelpdeskKind(
+    name="jira", docs=f"Jira Service Management issue webhooks, signed in {JIRA_HEADER}",
+    parse=parse_jira, verify_signature=verify_request, sign=sign_request, event_id_header=EVENT_ID_HEADER))

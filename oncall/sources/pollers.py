@@ -1,10 +1,13 @@
-"""Pollers for helpdesks that cannot reach the daemon: Zendesk incremental export and Freshdesk.
+"""Pollers for helpdesks that cannot reach the daemon: what every helpdesk's poller shares.
 
-Each poller is driven from outside (an APScheduler job or :func:`run_poller`): ``poll_once(now)``
-fetches what changed, hands every ticket to the :class:`TicketSink`, persists its cursor after
-each page (so a crash re-reads at most one page; the sink drops the repeats), reports to
-:class:`SourceHealth`, and says when to poll next — the interval, a short pause while pages
-remain, ``Retry-After`` on 429, or an exponential backoff after errors.
+Each kind's poller (Zendesk incremental export in :mod:`oncall.sources.zendesk`, Freshdesk's
+ticket listing in :mod:`oncall.sources.freshdesk`) subclasses :class:`BasePoller` and is named
+by its kind's record (:mod:`oncall.sources.registry`). Each poller is driven from outside (an
+APScheduler job or :func:`run_poller`): ``poll_once(now)`` fetches what changed, hands every
+ticket to the :class:`TicketSink`, persists its cursor after each page (so a crash re-reads at
+most one page; the sink drops the repeats), reports to :class:`SourceHealth`, and says when to
+poll next — the interval, a short pause while pages remain, ``Retry-After`` on 429, or an
+exponential backoff after errors.
 
 No ticket is skipped silently. Values oncall does not know (a custom status, a new priority)
 never stop a ticket (see :mod:`oncall.tickets`); a ticket that truly cannot be read (no id, an
@@ -17,20 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import structlog
 
-from oncall.errors import SourceError, TicketError
+from oncall.errors import SourceError
 from oncall.numbers import ascii_int
-from oncall.sources.freshdesk import ticket_from_freshdesk
 from oncall.sources.health import SourceHealth
 from oncall.sources.interfaces import CursorStore, TicketSink
 from oncall.sources.settings import SourceMapping, SourceSettings
-from oncall.sources.zendesk import ticket_from_zendesk
 from oncall.tickets import Ticket
 
 log = structlog.get_logger(__name__)
@@ -189,109 +190,6 @@ class BasePoller:
     def _poll(self, now: datetime) -> bool:
         """Fetch and deliver; return True when more pages are waiting."""
         raise NotImplementedError
-
-
-class ZendeskPoller(BasePoller):
-    """Zendesk Incremental Ticket Export, cursor-based."""
-
-    def _auth(self) -> httpx.Auth:
-        s = self.settings
-        if not s.email or s.api_token is None:
-            raise SourceError(f"source {self.source!r}: Zendesk polling needs email and api_token")
-        return httpx.BasicAuth(f"{s.email}/token", s.api_token.get_secret_value())
-
-    def _poll(self, now: datetime) -> bool:
-        auth = self._auth()
-        url = f"{self.base_url}/api/v2/incremental/tickets/cursor.json"
-        cursor = self.cursors.get_cursor(self.cursor_name)
-        for _ in range(self.max_pages):
-            params: dict[str, Any] = {"include": "users,organizations", "exclude_deleted": "true"}
-            if cursor:
-                params["cursor"] = cursor
-            else:
-                start = now - self.settings.initial_lookback
-                params["start_time"] = int(start.timestamp())
-            data = self._get(url, params, auth, now)
-            if not isinstance(data, dict) or not isinstance(data.get("tickets"), list):
-                raise SourceError(f"{self.source}: export response has no tickets list")
-            orgs = _index(data.get("organizations"))
-            users = _index(data.get("users"))
-            for i, raw in enumerate(data["tickets"]):
-                if not isinstance(raw, dict):
-                    self._unreadable(raw, f"tickets.{i}", "expected a JSON object", now)
-                    continue
-                try:
-                    ticket = ticket_from_zendesk(raw, source=self.source, mapping=self.mapping(),
-                                                 organizations=orgs, users=users,
-                                                 where=f"tickets.{i}.")
-                except TicketError as exc:
-                    self._unreadable(raw, exc.field, exc.reason, now)
-                    continue
-                self._deliver(ticket, now)
-            after = data.get("after_cursor")
-            if isinstance(after, str) and after:
-                self.cursors.set_cursor(self.cursor_name, after, now)
-                cursor = after
-            if data.get("end_of_stream", True) or not after:
-                return False
-        return True
-
-
-def _index(items: object) -> dict[int, dict[str, Any]]:
-    if not isinstance(items, list):
-        return {}
-    return {i["id"]: i for i in items
-            if isinstance(i, dict) and isinstance(i.get("id"), int)}
-
-
-class FreshdeskPoller(BasePoller):
-    """Freshdesk ``/api/v2/tickets?updated_since=…``; the cursor is the last ``updated_at`` seen."""
-
-    per_page = 100
-
-    def _auth(self) -> httpx.Auth:
-        if self.settings.api_key is None:
-            raise SourceError(f"source {self.source!r}: Freshdesk polling needs api_key")
-        return httpx.BasicAuth(self.settings.api_key.get_secret_value(), "X")
-
-    def _poll(self, now: datetime) -> bool:
-        auth = self._auth()
-        url = f"{self.base_url}/api/v2/tickets"
-        stored = self.cursors.get_cursor(self.cursor_name)
-        since = stored or _iso(now - self.settings.initial_lookback)
-        newest: datetime | None = None
-        for page in range(1, self.max_pages + 1):
-            data = self._get(url, {"updated_since": since, "order_by": "updated_at",
-                                   "order_type": "asc", "per_page": self.per_page,
-                                   "page": page, "include": "requester"}, auth, now)
-            if not isinstance(data, list):
-                raise SourceError(f"{self.source}: ticket listing is not a JSON list")
-            for i, raw in enumerate(data):
-                if not isinstance(raw, dict):
-                    self._unreadable(raw, str(i), "expected a JSON object", now)
-                    continue
-                try:
-                    ticket = ticket_from_freshdesk(raw, source=self.source,
-                                                   mapping=self.mapping(), where=f"{i}.")
-                except TicketError as exc:
-                    self._unreadable(raw, exc.field, exc.reason, now)
-                    continue
-                self._deliver(ticket, now)
-                if ticket.updated_at is not None and (newest is None
-                                                      or ticket.updated_at > newest):
-                    newest = ticket.updated_at
-            # updated_since is inclusive, so the boundary ticket comes back next time and the
-            # sink recognises it; never skipping a ticket matters more than one repeat
-            if newest is not None and (stored is None or _iso(newest) > stored):
-                stored = _iso(newest)
-                self.cursors.set_cursor(self.cursor_name, stored, now)
-            if len(data) < self.per_page:
-                return False
-        return True
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_poller(poller: BasePoller, *, clock: Callable[[], datetime],

@@ -29,23 +29,16 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, WithJsonSchema, field_validator, model_validator
 
 from oncall.config.base import Duration, Model, one_or_many
+from oncall.sources.registry import HELPDESKS, helpdesk_for
 from oncall.tickets import parse_environment, parse_priority, parse_severity, parse_status, spellings_schema
-
-
-class SourceKind(StrEnum):
-    """Which parser, signature scheme and poller a source uses."""
-
-    GENERIC = "generic"
-    ZENDESK = "zendesk"
-    FRESHDESK = "freshdesk"
-    JIRA = "jira"
 
 
 class SourceSettings(Model):
     """Deployment settings of one ticket source (``ONCALL_SOURCES__<NAME>__<FIELD>``)."""
 
-    kind: SourceKind | None = None
-    """Parser and signature scheme; defaults to the source's name (``zendesk`` → zendesk)."""
+    kind: str | None = None
+    """Parser, signature scheme, poller and write-back (a kind in
+    :data:`~oncall.sources.registry.HELPDESKS`); defaults to the source's name (``zendesk`` → zendesk)."""
     secret: SecretStr | None = None
     """Webhook secret (HMAC key; for Freshdesk the value of the ``X-Oncall-Secret`` header)."""
     insecure: bool = False
@@ -75,6 +68,17 @@ class SourceSettings(Model):
     callback_url: str | None = None
     """Generic write-back: POST signed JSON notes here instead of a vendor API."""
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = str(v)  # a SourceKind member reads as its name
+        if v not in HELPDESKS:
+            raise ValueError(f"unknown kind {v!r}; known kinds: "
+                             + "; ".join(f"{k.name} ({k.docs})" for k in HELPDESKS.values()))
+        return v
+
     @field_validator("base_url", "callback_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -85,14 +89,11 @@ class SourceSettings(Model):
             raise ValueError(f"must be an http(s) URL, got {v!r}")
         return v
 
-    def kind_for(self, name: str) -> SourceKind | None:
+    def kind_for(self, name: str) -> str | None:
         """The source's kind: explicit, else its name if that names a kind, else ``None``."""
         if self.kind is not None:
             return self.kind
-        try:
-            return SourceKind(name.lower())
-        except ValueError:
-            return None
+        return name.lower() if name.lower() in HELPDESKS else None
 
     @property
     def polls(self) -> bool:
@@ -315,14 +316,14 @@ def startup_warnings(sources: dict[str, SourceSettings]) -> list[str]:
                        f"(set ONCALL_SOURCES__{name.upper()}__SECRET)")
         if kind is None and s.kind is None:
             out.append(f"source {name!r} is not a known kind; treated as generic "
-                       "(set kind: generic|zendesk|freshdesk|jira)")
+                       f"(set kind: {'|'.join(HELPDESKS)})")
         if s.poll_interval is not None:
+            helpdesk = helpdesk_for(name, s)
             if s.base_url is None:
                 out.append(f"source {name!r} has poll_interval but no base_url: not polled")
-            elif kind is SourceKind.ZENDESK and (not s.email or s.api_token is None):
-                out.append(f"source {name!r}: Zendesk polling needs email and api_token")
-            elif kind is SourceKind.FRESHDESK and s.api_key is None:
-                out.append(f"source {name!r}: Freshdesk polling needs api_key")
-            elif kind not in (SourceKind.ZENDESK, SourceKind.FRESHDESK):
-                out.append(f"source {name!r}: only zendesk and freshdesk can be polled")
+            elif helpdesk.poller is None:
+                pollable = [k.name for k in HELPDESKS.values() if k.poller is not None]
+                out.append(f"source {name!r}: only {' and '.join(pollable)} can be polled")
+            elif (missing := helpdesk.poller_needs(s)) is not None:
+                out.append(f"source {name!r}: {missing}")
     return out

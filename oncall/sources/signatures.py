@@ -1,4 +1,7 @@
-"""Webhook authentication per vendor: signing (for fakes and write-back) and verification.
+"""Webhook authentication schemes: signing (for fakes, write-back and send-ticket) and verification.
+
+Which source uses which scheme is its kind's record (:mod:`oncall.sources.registry`); a
+new helpdesk reuses one of these or brings its own.
 
 =========  =====================================================================================
 source     scheme
@@ -22,11 +25,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from oncall.errors import SignatureError
-from oncall.sources.settings import SourceKind
 
 GENERIC_HEADER = "X-Oncall-Signature"
 ZENDESK_HEADER = "X-Zendesk-Webhook-Signature"
@@ -122,17 +123,3 @@ def verify_shared_secret(secret: str | bytes, header: str | None,
         raise SignatureError(f"missing {name} header")
     if not hmac.compare_digest(_key(header.strip()), _key(secret)):
         raise SignatureError(f"{name} is wrong")
-
-
-def verify_request(kind: SourceKind, secret: str, body: bytes, headers: Mapping[str, str],
-                   *, now: datetime) -> None:
-    """Dispatch to the scheme of ``kind``; ``headers`` must be case-insensitive (Starlette's)."""
-    if kind is SourceKind.ZENDESK:
-        verify_zendesk(secret, body, headers.get(ZENDESK_HEADER),
-                       headers.get(ZENDESK_TIMESTAMP_HEADER), now=now)
-    elif kind is SourceKind.FRESHDESK:
-        verify_shared_secret(secret, headers.get(FRESHDESK_HEADER))
-    elif kind is SourceKind.JIRA:
-        verify_jira(secret, body, headers.get(JIRA_HEADER))
-    else:
-        verify_generic(secret, body, headers.get(GENERIC_HEADER))

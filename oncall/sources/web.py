@@ -13,14 +13,14 @@ Answers (always JSON):
 ====  ===================================================================================
 
 The ticket is handed to the sink (which commits) before the 202; a retry of the same event gets
-``duplicate`` and creates nothing new. Bad input never produces a 500.
+``duplicate`` and creates nothing new. Bad input never produces a 500. How a source's webhooks
+are authenticated and parsed is its kind's record (:mod:`oncall.sources.registry`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 from starlette.concurrency import run_in_threadpool
@@ -29,15 +29,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from oncall.errors import SignatureError, TicketError
-from oncall.sources.freshdesk import parse_freshdesk
-from oncall.sources.generic import parse_generic
 from oncall.sources.health import SourceHealth
-from oncall.sources.interfaces import ParsedEvent, TicketSink
-from oncall.sources.jira import parse_jira
+from oncall.sources.interfaces import TicketSink
 from oncall.sources.payload import IgnoredEvent
-from oncall.sources.settings import SourceKind, SourceMapping, SourceSettings
-from oncall.sources.signatures import verify_request
-from oncall.sources.zendesk import parse_zendesk
+from oncall.sources.registry import helpdesk_for
+from oncall.sources.settings import SourceMapping, SourceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -47,24 +43,6 @@ REFUSALS = {400: "malformed", 401: "signature", 403: "not_configured", 404: "unk
             413: "too_large", 503: "unavailable"}
 UNKNOWN_SOURCE = "unknown"
 
-
-class Parser(Protocol):
-    def __call__(self, body: bytes, *, source: str, mapping: SourceMapping | None,
-                 received_at: datetime | None, event_id: str | None) -> ParsedEvent: ...
-
-
-PARSERS: dict[SourceKind, Parser] = {
-    SourceKind.GENERIC: parse_generic,
-    SourceKind.ZENDESK: parse_zendesk,
-    SourceKind.FRESHDESK: parse_freshdesk,
-    SourceKind.JIRA: parse_jira,
-}
-
-# Delivery ids that stay the same across the vendor's retries
-EVENT_ID_HEADERS: dict[SourceKind, str] = {
-    SourceKind.GENERIC: "X-Oncall-Event-Id",
-    SourceKind.JIRA: "X-Atlassian-Webhook-Identifier",
-}
 
 Mappings = Mapping[str, SourceMapping] | Callable[[], Mapping[str, SourceMapping]]
 
@@ -120,7 +98,7 @@ def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mapp
             return _error(404, f"unknown source {name[:100]!r}", field="source")
         if draining is not None and draining():
             return _error(503, "oncall is shutting down; retry shortly")
-        kind = source_settings.kind_for(name) or SourceKind.GENERIC
+        helpdesk = helpdesk_for(name, source_settings)
         secret = source_settings.secret
         if secret is None and not source_settings.insecure:
             return _error(403, f"source {name!r} has no secret configured: set "
@@ -133,17 +111,17 @@ def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mapp
         now = clock()
         if secret is not None:
             try:
-                verify_request(kind, secret.get_secret_value(), body, request.headers, now=now)
+                helpdesk.verify_signature(secret.get_secret_value(), body, request.headers, now=now)
             except SignatureError as exc:
                 log.warning("webhook.signature_refused", source=name, reason=str(exc))
                 return _error(401, str(exc))
         if health is not None:
             health.record_traffic(name, now)
-        header = EVENT_ID_HEADERS.get(kind)
+        header = helpdesk.event_id_header
         event_id = request.headers.get(header) if header else None
         try:
-            event = PARSERS[kind](body, source=name, mapping=current_mappings().get(name),
-                                  received_at=now, event_id=event_id)
+            event = helpdesk.parse(body, source=name, mapping=current_mappings().get(name),
+                                   received_at=now, event_id=event_id)
         except TicketError as exc:
             log.info("webhook.malformed", source=name, field=exc.field, reason=exc.reason)
             return _error(400, exc.reason, field=exc.field)

@@ -7,6 +7,10 @@ next opens and the response target) is only sent where ``public_replies`` is ena
 Implementations never raise into the caller: a failed write-back is retried a few times
 (transport errors, 429 honouring ``Retry-After``, 5xx), then logged and reported as ``False``.
 Paging must never wait on, or fail because of, the helpdesk.
+
+Every source can post its notes to a ``callback_url`` (:class:`CallbackWriteBack`); a kind
+whose helpdesk takes notes through its API names its own write-back in its record
+(:mod:`oncall.sources.registry`; Zendesk's is in :mod:`oncall.sources.zendesk`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import quote
 
 import httpx
 import structlog
 
+from oncall.errors import SourceError
 from oncall.numbers import ascii_int
-from oncall.sources.settings import SourceKind, SourceSettings
+from oncall.sources.registry import helpdesk_for
+from oncall.sources.settings import SourceSettings
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic
 
 log = structlog.get_logger(__name__)
@@ -123,7 +128,9 @@ def send_with_retries(send: Callable[[], httpx.Response], *, attempts: int,
     return False
 
 
-class _Base:
+class HttpWriteBack:
+    """Retries and the public-reply switch; subclasses implement :meth:`_send`."""
+
     def __init__(self, *, client: httpx.Client, allow_public: bool = False, attempts: int = 3,
                  sleep: Callable[[float], None] = time.sleep, base_delay: float = 1.0) -> None:
         self.client = client
@@ -149,24 +156,7 @@ class _Base:
         raise NotImplementedError
 
 
-class ZendeskWriteBack(_Base):
-    """``PUT {base}/api/v2/tickets/{id}.json`` with a comment (internal unless public)."""
-
-    def __init__(self, *, base_url: str, email: str, api_token: str, client: httpx.Client,
-                 allow_public: bool = False, attempts: int = 3,
-                 sleep: Callable[[float], None] = time.sleep, base_delay: float = 1.0) -> None:
-        super().__init__(client=client, allow_public=allow_public, attempts=attempts,
-                         sleep=sleep, base_delay=base_delay)
-        self.base_url = base_url.rstrip("/")
-        self.auth = httpx.BasicAuth(f"{email}/token", api_token)
-
-    def _send(self, note: Note) -> httpx.Response:
-        url = f"{self.base_url}/api/v2/tickets/{quote(note.ticket_id, safe='')}.json"
-        body = {"ticket": {"comment": {"body": note.text, "public": note.public}}}
-        return self.client.put(url, json=body, auth=self.auth)
-
-
-class CallbackWriteBack(_Base):
+class CallbackWriteBack(HttpWriteBack):
     """POST the note as JSON to a callback URL, signed like inbound generic webhooks."""
 
     def __init__(self, *, url: str, secret: str | None, client: httpx.Client,
@@ -196,11 +186,12 @@ def writeback_for(source: str, settings: SourceSettings, client: httpx.Client
     if settings.callback_url:
         return CallbackWriteBack(url=settings.callback_url, secret=secret, client=client,
                                  allow_public=settings.public_replies)
-    if (settings.kind_for(source) is SourceKind.ZENDESK and settings.base_url
-            and settings.email and settings.api_token is not None):
-        return ZendeskWriteBack(base_url=settings.base_url, email=settings.email,
-                                api_token=settings.api_token.get_secret_value(), client=client,
-                                allow_public=settings.public_replies)
-    log.warning("writeback.unconfigured", source=source,
-                hint="set callback_url, or base_url + email + api_token for Zendesk")
+    helpdesk = helpdesk_for(source, settings)
+    hint = "set callback_url"
+    if helpdesk.writeback is not None:
+        try:
+            return helpdesk.writeback(source, settings, client)
+        except SourceError as exc:
+            hint += f" ({exc})"
+    log.warning("writeback.unconfigured", source=source, hint=hint)
     return None

@@ -31,21 +31,37 @@ organisation's tags onto its tickets, so ``organization_tag:<prefix>`` rules rea
 tags (plus an ``organization_tags`` key if you add one).
 
 The same function reads the API's ticket object (``organization_id``/``requester_id`` resolved
-through the ``organizations``/``users`` side-loads, ``custom_fields`` as ``[{id, value}]``).
+through the ``organizations``/``users`` side-loads, ``custom_fields`` as ``[{id, value}]``), as
+:class:`ZendeskPoller` fetches it from the Incremental Ticket Export. With the same credentials
+(``base_url``, ``email``, ``api_token``) :class:`ZendeskWriteBack` posts notes, and the ids of
+event webhooks are looked up (:mod:`oncall.sources.zendesk_lookup`).
+
+Both kinds of webhook are signed ``X-Zendesk-Webhook-Signature: base64(HMAC-SHA256(secret,
+timestamp + raw body))`` with ``X-Zendesk-Webhook-Signature-Timestamp``; a timestamp more than
+5 minutes off is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-from oncall.errors import TicketError
+import httpx
+
+from oncall.errors import SourceError, TicketError
 from oncall.sources.interfaces import ParsedEvent
 from oncall.sources.mapping import VendorFacts, mapped_fields, mapped_priority, translated
 from oncall.sources.payload import build_ticket, load_json, obj, parsed, strings, text, timestamp
-from oncall.sources.settings import SourceMapping, default_mapping
+from oncall.sources.pollers import BasePoller
+from oncall.sources.registry import HelpdeskKind, register
+from oncall.sources.settings import SourceMapping, SourceSettings, default_mapping
+from oncall.sources.signatures import ZENDESK_HEADER, ZENDESK_TIMESTAMP_HEADER, sign_zendesk, verify_zendesk
+from oncall.sources.writeback import HttpWriteBack, Note
 from oncall.sources.zendesk_events import is_event, parse_zendesk_event
+from oncall.sources.zendesk_lookup import EventResolver
 from oncall.tickets import Ticket
 
 
@@ -136,3 +152,106 @@ def parse_zendesk(body: bytes, *, source: str = "zendesk", mapping: SourceMappin
     ticket = ticket_from_zendesk(raw, source=source, mapping=mapping,
                                  received_at=received_at)
     return parsed(ticket, event_id, data)
+
+
+# --- polling, write-back and authentication ---------------------------------------------------
+
+
+def poller_needs(settings: SourceSettings) -> str | None:
+    return "Zendesk polling needs email and api_token" if not settings.email or settings.api_token is None else None
+
+
+class ZendeskPoller(BasePoller):
+    """Zendesk Incremental Ticket Export, cursor-based."""
+
+    def _auth(self) -> httpx.Auth:
+        s = self.settings
+        if not s.email or s.api_token is None:
+            raise SourceError(f"source {self.source!r}: {poller_needs(s)}")
+        return httpx.BasicAuth(f"{s.email}/token", s.api_token.get_secret_value())
+
+    def _poll(self, now: datetime) -> bool:
+        auth = self._auth()
+        url = f"{self.base_url}/api/v2/incremental/tickets/cursor.json"
+        cursor = self.cursors.get_cursor(self.cursor_name)
+        for _ in range(self.max_pages):
+            params: dict[str, Any] = {"include": "users,organizations", "exclude_deleted": "true"}
+            if cursor:
+                params["cursor"] = cursor
+            else:
+                start = now - self.settings.initial_lookback
+                params["start_time"] = int(start.timestamp())
+            data = self._get(url, params, auth, now)
+            if not isinstance(data, dict) or not isinstance(data.get("tickets"), list):
+                raise SourceError(f"{self.source}: export response has no tickets list")
+            orgs = _index(data.get("organizations"))
+            users = _index(data.get("users"))
+            for i, raw in enumerate(data["tickets"]):
+                if not isinstance(raw, dict):
+                    self._unreadable(raw, f"tickets.{i}", "expected a JSON object", now)
+                    continue
+                try:
+                    ticket = ticket_from_zendesk(raw, source=self.source, mapping=self.mapping(),
+                                                 organizations=orgs, users=users,
+                                                 where=f"tickets.{i}.")
+                except TicketError as exc:
+                    self._unreadable(raw, exc.field, exc.reason, now)
+                    continue
+                self._deliver(ticket, now)
+            after = data.get("after_cursor")
+            if isinstance(after, str) and after:
+                self.cursors.set_cursor(self.cursor_name, after, now)
+                cursor = after
+            if data.get("end_of_stream", True) or not after:
+                return False
+        return True
+
+
+def _index(items: object) -> dict[int, dict[str, Any]]:
+    if not isinstance(items, list):
+        return {}
+    return {i["id"]: i for i in items
+            if isinstance(i, dict) and isinstance(i.get("id"), int)}
+
+
+class ZendeskWriteBack(HttpWriteBack):
+    """``PUT {base}/api/v2/tickets/{id}.json`` with a comment (internal unless public)."""
+
+    def __init__(self, *, base_url: str, email: str, api_token: str, client: httpx.Client,
+                 allow_public: bool = False, attempts: int = 3,
+                 sleep: Callable[[float], None] = time.sleep, base_delay: float = 1.0) -> None:
+        super().__init__(client=client, allow_public=allow_public, attempts=attempts,
+                         sleep=sleep, base_delay=base_delay)
+        self.base_url = base_url.rstrip("/")
+        self.auth = httpx.BasicAuth(f"{email}/token", api_token)
+
+    def _send(self, note: Note) -> httpx.Response:
+        url = f"{self.base_url}/api/v2/tickets/{quote(note.ticket_id, safe='')}.json"
+        body = {"ticket": {"comment": {"body": note.text, "public": note.public}}}
+        return self.client.put(url, json=body, auth=self.auth)
+
+
+def writeback(source: str, settings: SourceSettings, client: httpx.Client) -> ZendeskWriteBack:
+    """Internal notes through the API. Raises :class:`SourceError` without the credentials."""
+    del source  # one account per source: the settings say everything
+    if settings.base_url is None or not settings.email or settings.api_token is None:
+        raise SourceError("Zendesk write-back needs base_url, email and api_token")
+    return ZendeskWriteBack(base_url=settings.base_url, email=settings.email,
+                            api_token=settings.api_token.get_secret_value(), client=client,
+                            allow_public=settings.public_replies)
+
+
+def verify_request(secret: str, body: bytes, headers: Mapping[str, str], *, now: datetime) -> None:
+    verify_zendesk(secret, body, headers.get(ZENDESK_HEADER), headers.get(ZENDESK_TIMESTAMP_HEADER), now=now)
+
+
+def sign_request(secret: str, body: bytes, *, now: datetime) -> dict[str, str]:
+    sent_at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # as Zendesk writes it
+    return {ZENDESK_HEADER: sign_zendesk(secret, sent_at, body), ZENDESK_TIMESTAMP_HEADER: sent_at}
+
+
+HELPDESK = register(HelpdeskKind(
+    name="zendesk", docs=f"Zendesk trigger and event webhooks signed in {ZENDESK_HEADER}; polled, notes and "
+                         "id look-ups with base_url, email and api_token",
+    parse=parse_zendesk, verify_signature=verify_request, sign=sign_request,
+    poller=ZendeskPoller, poller_needs=poller_needs, writeback=writeback, resolver=EventResolver))

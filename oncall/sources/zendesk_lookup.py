@@ -31,7 +31,7 @@ import httpx
 import structlog
 
 from oncall.sources.pollers import retry_after
-from oncall.sources.settings import SourceKind, SourceMapping, SourceSettings, default_mapping
+from oncall.sources.settings import SourceMapping, SourceSettings, default_mapping
 from oncall.sources.zendesk_events import NO_CREDENTIALS, Names, refs, with_names
 from oncall.tickets import Ticket
 
@@ -168,7 +168,7 @@ class EventResolver:
                  mappings: Callable[[], Mapping[str, SourceMapping]], client: httpx.Client) -> None:
         self.mappings = mappings
         self._lookups = {name.lower(): lookups_for(s, client) for name, s in sources.items()
-                         if s.kind_for(name) is SourceKind.ZENDESK}
+                         if s.kind_for(name) == "zendesk"}
 
     def __call__(self, ticket: Ticket, now: datetime) -> Ticket:
         if not refs(ticket):

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from oncall.errors import SignatureError
 from oncall.sources.health import SourceHealth
 from oncall.sources.mapping import check_source_mappings
-from oncall.sources.settings import RuleKind, SourceKind, SourceMapping, SourceSettings
+from oncall.sources.registry import SourceKind
+from oncall.sources.settings import RuleKind, SourceMapping, SourceSettings
 from oncall.sources.signatures import (
     sign_generic,
     sign_zendesk,

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from oncall.sources.freshdesk import parse_freshdesk, ticket_from_freshdesk
+from oncall.sources.freshdesk import FreshdeskPoller, parse_freshdesk, ticket_from_freshdesk
 from oncall.sources.generic import parse_generic
 from oncall.sources.jira import parse_jira
-from oncall.sources.pollers import FreshdeskPoller, UnreadableTicket, ZendeskPoller
+from oncall.sources.pollers import UnreadableTicket
 from oncall.sources.settings import SourceMapping, SourceSettings
 from oncall.sources.web import ticket_routes
-from oncall.sources.zendesk import parse_zendesk
+from oncall.sources.zendesk import ZendeskPoller, parse_zendesk
 from oncall.testing.fake_helpdesk_store import MemoryCursors, MemorySink
 from oncall.testing.fake_helpdesks import FakeFreshdesk, FakeZendesk, freshdesk_headers
 from oncall.testing.helpdesk_payloads import (

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from oncall.sources.freshdesk import FreshdeskPoller
 from oncall.sources.health import SourceHealth
 from oncall.sources.pollers import (
-    FreshdeskPoller,
-    ZendeskPoller,
     backoff,
     retry_after,
     run_poller,
 )
 from oncall.sources.settings import SourceMapping, SourceSettings
+from oncall.sources.zendesk import ZendeskPoller
 from oncall.testing.fake_helpdesk_store import MemoryCursors, MemorySink
 from oncall.testing.fake_helpdesks import FakeFreshdesk, FakeZendesk
 from oncall.testing.helpdesk_payloads import freshdesk_api_ticket, zendesk_api_ticket

@@ -14,7 +14,6 @@ from oncall.sources.settings import SourceSettings
 from oncall.sources.signatures import verify_generic
 from oncall.sources.writeback import (
     CallbackWriteBack,
-    ZendeskWriteBack,
     acknowledged_note,
     escalated_note,
     exhausted_note,
@@ -22,6 +21,7 @@ from oncall.sources.writeback import (
     public_reply_note,
     writeback_for,
 )
+from oncall.sources.zendesk import ZendeskWriteBack
 from oncall.testing.fake_helpdesks import FakeZendesk
 from oncall.testing.helpdesk_payloads import zendesk_api_ticket
 
