@@ -9,6 +9,7 @@ photographs the console with Debian's Chromium through Playwright: an incident p
 Run from the repository root: ``.venv/bin/python scripts/console-screenshots.py``.
 """
 
+# ruff: noqa: S105, S603 - a developer tool: fixed commands, a throwaway demo secret
 from __future__ import annotations
 
 import json
