@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("ONCALL_TEST_CHROMIUM", "/usr/bin/chromium"))
+# TEST_CHROMIUM, not ONCALL_…: the suite's conftest clears ONCALL_ variables.
+CHROMIUM = Path(os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
