@@ -15,8 +15,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
-from oncall.config.base import Day, Model, one_or_many
-from oncall.config.findings import Finding
+from oncall.fields import Day, Model, one_or_many
+from oncall.findings import Finding
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -1,4 +1,9 @@
-"""Shared building blocks for configuration models: strict frozen models, durations, times.
+"""Field types every configuration model is built from: the strict frozen ``Model``,
+durations, clock times, dates, aware timestamps, time zones, one-or-many lists.
+
+The bottom layer: it imports nothing from oncall, and every package whose models appear in
+the configuration (desks, schedules, rules, entitlements, escalation, sources, notify…) builds
+on it; ``oncall.config`` assembles those models into sections and the snapshot, on top.
 
 Each field type carries the JSON Schema of its *written* form (what a YAML file may say, as
 YAML 1.1 and 1.2 parsers read it), so ``oncall schema`` describes what ``oncall check``

@@ -1,4 +1,8 @@
-"""Findings: what cross-checks report, located later by the loader."""
+"""Findings: what cross-checks report, located later by the loader.
+
+Bottom layer: each package checks its own sections and returns findings; ``oncall.config``
+runs the checks and turns each finding's path into ``file:line``.
+"""
 
 from __future__ import annotations
 

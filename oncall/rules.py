@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from oncall.config.base import Duration, Model, any_case, one_or_many
 from oncall.desks import business_time as desk_hours
 from oncall.entitlements import Entitlement
 from oncall.entitlements import evaluate as evaluate_entitlement
+from oncall.fields import Duration, Model, any_case, one_or_many
 from oncall.tickets import (
     Environment,
     Priority,

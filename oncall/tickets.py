@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from oncall.config.base import any_case
 from oncall.errors import TicketError
+from oncall.fields import any_case
 from oncall.numbers import ascii_int
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from oncall.config.findings import Finding
 from oncall.config.snapshot import Snapshot
+from oncall.findings import Finding
 from oncall.rules import DESK_STATES
 
 

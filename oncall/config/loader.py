@@ -16,12 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from oncall.config.base import Model
-from oncall.config.findings import Finding
 from oncall.config.sections import list_sections, mapping_sections
 from oncall.config.snapshot import Snapshot
 from oncall.config.yamlfile import LocatedDict, LocatedList, locate, read_yaml
 from oncall.errors import ConfigError, ConfigIssue
+from oncall.fields import Model
+from oncall.findings import Finding
 
 
 def config_files(directory: Path) -> list[Path]:

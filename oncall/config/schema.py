@@ -27,8 +27,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from oncall.config.base import any_case, format_duration
 from oncall.config.sections import list_sections, mapping_sections
+from oncall.fields import any_case, format_duration
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

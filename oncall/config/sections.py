@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from oncall.config.base import Model
+from oncall.fields import Model
 
 
 @cache

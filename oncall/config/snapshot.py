@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from oncall.config.base import Model
 from oncall.errors import ConfigError, ConfigIssue
+from oncall.fields import Model
 
 if TYPE_CHECKING:
     from oncall.desks.model import Desk

@@ -36,7 +36,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from oncall.config.base import (
+from oncall.desks.holiday_calendar import check_calendar, resolve_only
+from oncall.fields import (
     CLOCK_TIME_PATTERN,
     CLOCK_TIME_SCHEMA,
     Day,
@@ -46,7 +47,6 @@ from oncall.config.base import (
     one_or_many,
     parse_clock_time,
 )
-from oncall.desks.holiday_calendar import check_calendar, resolve_only
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_ALIASES = {

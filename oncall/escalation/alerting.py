@@ -22,8 +22,8 @@ from typing import Annotated, Protocol
 
 from pydantic import BeforeValidator
 
-from oncall.config.base import Model, one_or_many
-from oncall.config.findings import Finding
+from oncall.fields import Model, one_or_many
+from oncall.findings import Finding
 from oncall.notify.base import Channel
 
 

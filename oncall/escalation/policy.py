@@ -29,9 +29,9 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from oncall.config.base import Duration, Model, one_or_many
-from oncall.config.findings import Finding
 from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
+from oncall.fields import Duration, Model, one_or_many
+from oncall.findings import Finding
 from oncall.notify.base import Channel
 
 

@@ -10,7 +10,7 @@ import re
 
 from pydantic import SecretStr, field_validator
 
-from oncall.config.base import Model
+from oncall.fields import Model
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")

@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from oncall.config.findings import Finding
+from oncall.findings import Finding
 from oncall.schedules.models import Override, Person, Schedule
 from oncall.schedules.resolve import ResolvedSchedule
 from oncall.schedules.rotation import require_aware

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
-from oncall.config.base import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, one_or_many
 from oncall.desks.model import DAY_KEY_PATTERN, expand_day_key
+from oncall.fields import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, one_or_many
 
 IDENT_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Ident = Annotated[str, Field(pattern=IDENT_PATTERN, max_length=100)]

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from oncall.config.findings import Finding
+from oncall.findings import Finding
 from oncall.sources.settings import FieldRule, RuleKind, SourceMapping
 from oncall.tickets import Priority, Severity, read_value
 

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, WithJsonSchema, field_validator, model_validator
 
-from oncall.config.base import Duration, Model, one_or_many
+from oncall.fields import Duration, Model, one_or_many
 from oncall.sources.registry import HELPDESKS, helpdesk_for
 from oncall.tickets import parse_environment, parse_priority, parse_severity, parse_status, spellings_schema
 

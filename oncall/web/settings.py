@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from oncall.config.base import Duration, Model
+from oncall.fields import Duration, Model
 
 # Below the common default descriptor limit (1024) with room for the database, the
 # listening socket, outbound HTTP clients and logs.

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncall.config.base import format_duration, parse_aware, parse_clock_time, parse_date, parse_duration
+from oncall.fields import format_duration, parse_aware, parse_clock_time, parse_date, parse_duration
 
 FUZZ = settings(max_examples=200, deadline=None)
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from oncall.config.findings import Finding
+from oncall.findings import Finding
 from oncall.schedules import Override, Person, Schedule, check_schedules
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oncall.config.findings import Finding
 from oncall.config.loader import check
+from oncall.findings import Finding
 from oncall.schedules import Override, Person, Schedule, check_schedules
 
 LA = ZoneInfo("America/Los_Angeles")

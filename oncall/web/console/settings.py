@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator
 
-from oncall.config.base import Duration, Model
+from oncall.fields import Duration, Model
 
 
 class ConsoleSettings(Model):
