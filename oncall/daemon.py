@@ -125,8 +125,10 @@ class Daemon:
                                             unreadable=self.metrics.tickets_unreadable)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
         self.checkpoint = checkpoint_from_env()
+        from oncall.web.console.auth import page_links
+
         self.runner = Runner(self.engine, self.transport, self.directory, lambda: self.snapshot.notifications,
-                             checkpoint=self.checkpoint)
+                             checkpoint=self.checkpoint, page_link=page_links(self.engine, settings, started))
         self.inbox = Inbox(self.engine)
         self.sink = GroupCommitSink(self.inbox)
         self.http = httpx.Client(timeout=15.0)

@@ -82,8 +82,12 @@ class Runner:
 
     def __init__(self, engine: Engine, transport: Transport, directory: Callable[[], Directory],
                  settings: Callable[[], NotificationSettings], *, batch: int = 500,
-                 checkpoint: Callable[[str], None] = _noop) -> None:
+                 checkpoint: Callable[[str], None] = _noop,
+                 page_link: Callable[[int, str], str | None] | None = None) -> None:
         self.engine = engine
+        # (incident id, person id) -> a short link that opens that incident for that person
+        # (the console's incident links); appended to a one-incident SMS or e-mail page.
+        self.page_link = page_link
         self.transport = transport
         self.directory = directory
         self.settings = settings
@@ -229,7 +233,8 @@ class Runner:
         """Drop rows whose incident no longer needs them, write the message body."""
         rows = conn.execute(
             select(notifications.c.id, notifications.c.purpose, notifications.c.body,
-                   notifications.c.short_code, notifications.c.channel, incidents.c.id.label("iid"),
+                   notifications.c.short_code, notifications.c.channel, notifications.c.person_id,
+                   incidents.c.id.label("iid"),
                    incidents.c.state, incidents.c.priority, incidents.c.customer,
                    incidents.c.subject, incidents.c.ticket_id)
             .join(incidents, incidents.c.id == notifications.c.incident_id)
@@ -251,6 +256,10 @@ class Runner:
             body = alert_text(first.body or first.purpose, pages[0])
         else:
             body = bundle_text(pages, Channel(first.channel))
+            link = self.page_link(first.iid, first.person_id) if self.page_link and len(live) == 1 \
+                and Channel(first.channel) is not Channel.VOICE else None
+            if link:
+                body = f"{body} {link}"
         conn.execute(update(notifications).where(notifications.c.message_key == key)
                      .values(body=body))
         return True

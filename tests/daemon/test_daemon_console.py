@@ -25,10 +25,10 @@ PAGES = ["/", "/incidents/1", "/oncall", "/shifts", "/overrides", "/admin", "/ad
 class Browser:
     """A cookie-keeping client on the daemon's app, as one browser would be."""
 
-    def __init__(self, app: Any, peer: str = "203.0.113.7") -> None:
+    def __init__(self, app: Any, peer: str = "203.0.113.7", base_url: str = "http://127.0.0.1:18080") -> None:
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(peer, 50000)),
-                                        base_url="http://127.0.0.1:18080")
+                                        base_url=base_url)
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.loop.run_until_complete(self.client.get(path, **kw))
@@ -297,3 +297,22 @@ def test_pages_render_for_a_signed_in_person(rig: Rig, browser: Browser) -> None
             or path == "/shifts"
     feed = browser.get("/shifts").text
     assert "/calendars/person/gina.ics?token=" in feed
+
+
+def test_with_incident_links_a_page_carries_a_link_that_acts_without_signing_in(make_rig: MakeRig) -> None:
+    rig = make_rig(console={"incident_links": True}, public_url="https://oncall.example.com")
+    ident = page_open(rig)
+    sms = [m for m in rig.to("erin") if m.channel.value == "sms"]
+    found = re.search(r"https://oncall\.example\.com(/i/\d+/erin/\w+)", sms[0].text)
+    assert found, sms[0].text
+    b = Browser(rig.daemon.build_app(), base_url="https://oncall.example.com")  # Secure cookies: https
+    page = b.get(found.group(1))
+    assert 200 == page.status_code and ">Acknowledge</button>" in page.text
+    assert 303 == b.post(found.group(1) + "/ack").status_code
+    assert "erin" == rig.daemon.service.get(ident).acknowledged_by
+    b.close()
+
+
+def test_without_the_setting_pages_carry_no_link(rig: Rig) -> None:
+    page_open(rig)
+    assert all("/i/" not in m.text for m in rig.transport.sent)

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from oncall.config.settings import Settings
 from oncall.store.tables import console_tokens, cursors
 
 SECRET_CURSOR = "console:secret_key"  # noqa: S105 - the cursor row name, not a secret
@@ -110,6 +111,22 @@ class Signer:
 
     def incident_tag_ok(self, incident_id: int, person_id: str, tag: str) -> bool:
         return hmac.compare_digest(tag.encode(), self.incident_tag(incident_id, person_id).encode())
+
+
+def page_links(engine: Engine, settings: Settings, now: datetime) -> Callable[[int, str], str] | None:
+    """``(incident id, person id) -> URL`` of the incident link a page carries, when the console
+    and its ``incident_links`` setting are on (the runner appends it to one-incident pages)."""
+    conf = settings.console
+    if not (conf.enabled and conf.incident_links):
+        return None
+    secret = conf.secret_key.get_secret_value() if conf.secret_key else None
+    signer = Signer(load_or_create_secret(engine, secret, now))
+    base = (settings.public_url or f"http://{settings.listen}").rstrip("/")
+
+    def link(incident_id: int, person_id: str) -> str:
+        return f"{base}/i/{incident_id}/{person_id}/{signer.incident_tag(incident_id, person_id)}"
+
+    return link
 
 
 class Tokens:

@@ -29,6 +29,9 @@ class ConsoleSettings(Model):
     user's e-mail or person id (e.g. X-Forwarded-Email for oauth2-proxy). Off when unset."""
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     """Peer addresses whose ``trusted_header`` is believed; from anyone else it is ignored."""
+    incident_links: bool = False
+    """One-incident SMS and e-mail pages end with a link that opens that incident for the
+    paged person, to act on it without signing in, while it is open (needs public_url)."""
     refresh_seconds: float = Field(default=10.0, ge=0.5, le=3600)
     """How often an open incident list or incident page refreshes itself (with JavaScript)."""
     secure_cookies: bool | None = None
