@@ -1,22 +1,25 @@
 """Paging rules and response targets: the page / no-page decision, explained.
 
-``decide(ticket, event, snapshot, now)`` is pure: the configuration snapshot and the
-instant are its only inputs. Only the instant matters, not the zone ``now`` is given in:
-time arithmetic is done on instants (real elapsed time) and results are shown in the
-serving desk's zone. Rules are tried in order; the first whose conditions all
-hold decides. Every reason names the rule or fact that decided.
+``decide(ticket, event, snapshot, now)`` is pure: the configuration snapshot (read through
+:class:`DecisionConfig`) and the instant are its only inputs. Only the instant matters, not
+the zone ``now`` is given in: time arithmetic is done on instants (real elapsed time) and
+results are shown in the serving desk's zone. Rules are tried in order; the first whose
+conditions all hold decides. Every reason names the rule or fact that decided.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from oncall.desks import business_time as desk_hours
+from oncall.desks.business_time import DeskState, DeskStatus
+from oncall.desks.model import default_desk
 from oncall.entitlements import Entitlement
 from oncall.entitlements import evaluate as evaluate_entitlement
 from oncall.fields import Duration, Model, any_case, one_or_many
@@ -32,8 +35,8 @@ from oncall.tickets import (
 )
 
 if TYPE_CHECKING:
-    from oncall.config.snapshot import Snapshot
     from oncall.desks.model import Desk
+    from oncall.entitlements import Customer, EntitlementPolicy, Plan
 
 
 class TicketEvent(StrEnum):
@@ -43,7 +46,7 @@ class TicketEvent(StrEnum):
     UPDATED = "updated"
 
 
-DESK_STATES = ("open", "closed", "holiday", "emergency-only")
+DESK_STATES = tuple(state.value for state in DeskState)  # what when.desk_state may say
 
 Many = BeforeValidator(one_or_many)
 
@@ -144,7 +147,9 @@ class Rule(Model):
         return self
 
 
-class Clock(StrEnum):
+class ResponseClock(StrEnum):
+    """How a response target counts time (its ``clock`` field)."""
+
     BUSINESS = "business"
     CALENDAR = "calendar"  # around the clock
 
@@ -160,9 +165,31 @@ class ResponseTarget(Model):
     """Time allowed for the first response; absent: no target."""
     next_response: Duration | None = None
     """Time allowed for each later response; absent: no target."""
-    clock: Clock = Clock.BUSINESS
+    clock: ResponseClock = ResponseClock.BUSINESS
     """business: count the desk's business hours (1d = one standard business day); calendar:
     count around the clock."""
+
+
+class DecisionConfig(Protocol):
+    """What a decision reads of the configuration; the snapshot (``oncall.config``) is one."""
+
+    @property
+    def desks(self) -> Mapping[str, Desk]: ...
+
+    @property
+    def plans(self) -> Mapping[str, Plan]: ...
+
+    @property
+    def customers(self) -> Mapping[str, Customer]: ...
+
+    @property
+    def entitlement(self) -> EntitlementPolicy: ...
+
+    @property
+    def rules(self) -> tuple[Rule, ...]: ...
+
+    @property
+    def response_targets(self) -> tuple[ResponseTarget, ...]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,8 +199,7 @@ class Facts:
     ticket: Ticket
     event: TicketEvent
     desk: str
-    desk_state: str
-    holiday: str | None
+    desk_status: DeskStatus
     entitlement: Entitlement
 
 
@@ -182,9 +208,7 @@ class Decision:
     page: bool
     reasons: tuple[str, ...]
     desk: str
-    desk_state: str
-    business_hours: bool
-    holiday: str | None
+    desk_status: DeskStatus
     entitled: bool
     escalation_policy: str | None
     rule: str | None
@@ -194,12 +218,24 @@ class Decision:
     event: TicketEvent
     at: datetime
 
+    @property
+    def desk_state(self) -> DeskState:
+        return self.desk_status.state
+
+    @property
+    def business_hours(self) -> bool:
+        return self.desk_status.is_open
+
+    @property
+    def holiday(self) -> str | None:
+        return self.desk_status.holiday
+
     def to_json(self) -> dict[str, Any]:
         return {
             "page": self.page,
             "reasons": list(self.reasons),
             "desk": self.desk,
-            "desk_state": self.desk_state,
+            "desk_state": self.desk_state.value,
             "business_hours": self.business_hours,
             "holiday": self.holiday,
             "entitled": self.entitled,
@@ -238,7 +274,7 @@ def mismatch(cond: Conditions, f: Facts) -> str | None:
         ("authorised contact", cond.authorised_contact, e.authorised_contact),
         ("contract valid", cond.contract_valid, e.contract_valid),
         ("customer known", cond.customer_known, e.customer_known),
-        ("business hours", cond.business_hours, f.desk_state == "open"),
+        ("business hours", cond.business_hours, f.desk_status.is_open),
     ):
         if want is not None and want != have:
             return f"{name} is {str(have).lower()}, rule needs {str(want).lower()}"
@@ -248,8 +284,8 @@ def mismatch(cond: Conditions, f: Facts) -> str | None:
         return f"channel {e.channel or 'unknown'} is not {_or(cond.channel)}"
     if cond.desk and f.desk not in cond.desk:
         return f"desk {f.desk} is not {_or(cond.desk)}"
-    if cond.desk_state and f.desk_state not in cond.desk_state:
-        return f"desk is {f.desk_state}, not {_or(cond.desk_state)}"
+    if cond.desk_state and f.desk_status.state not in cond.desk_state:
+        return f"desk is {f.desk_status.state}, not {_or(cond.desk_state)}"
     if cond.event and f.event not in cond.event:
         return f"event {f.event} is not {_or(cond.event)}"
     return None
@@ -260,26 +296,25 @@ def _or(values: tuple[Any, ...], *, quote: bool = False) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def desk_for(ticket: Ticket, snapshot: Snapshot) -> Desk:
+def desk_for(ticket: Ticket, snapshot: DecisionConfig) -> Desk:
     customer = snapshot.customers.get(ticket.customer or "")
     if customer is not None and customer.desk:
         return snapshot.desks[customer.desk]
-    return snapshot.default_desk
+    return default_desk(snapshot.desks)
 
 
-def facts_for(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime) -> Facts:
+def facts_for(ticket: Ticket, event: TicketEvent, snapshot: DecisionConfig, now: datetime) -> Facts:
     desk = desk_for(ticket, snapshot)
-    status = desk_hours.desk_status(desk, now)
     customer = snapshot.customers.get(ticket.customer or "")
     ent = evaluate_entitlement(
         snapshot.entitlement, customer, dict(snapshot.plans), ticket.requester,
         now.astimezone(desk.timezone).date(), customer_id=ticket.customer,
     )
-    return Facts(ticket=ticket, event=event, desk=desk.id, desk_state=str(status.state),
-                 holiday=status.holiday, entitlement=ent)
+    return Facts(ticket=ticket, event=event, desk=desk.id, desk_status=desk_hours.desk_status(desk, now),
+                 entitlement=ent)
 
 
-def decide(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime) -> Decision:
+def decide(ticket: Ticket, event: TicketEvent, snapshot: DecisionConfig, now: datetime) -> Decision:
     """Must this ticket page now? Pure: reads no clock."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -287,12 +322,13 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime
     f = facts_for(ticket, event, snapshot, now)
     local = now.astimezone(desk.timezone)
     where = f"{local:%a %Y-%m-%d %H:%M} {desk.timezone.key}"
+    holiday = f.desk_status.holiday
     state_words = {
-        "open": "open",
-        "closed": "closed (outside business hours)",
-        "holiday": f"closed for {f.holiday}",
-        "emergency-only": f"closed except for emergencies ({f.holiday})",
-    }[f.desk_state]
+        DeskState.OPEN: "open",
+        DeskState.CLOSED: "closed (outside business hours)",
+        DeskState.HOLIDAY: f"closed for {holiday}",
+        DeskState.EMERGENCY_ONLY: f"closed except for emergencies ({holiday})",
+    }[f.desk_status.state]
     reasons = [f"desk {desk.id!r} is {state_words} at {where}"]
     page = False
     policy: str | None = None
@@ -319,8 +355,7 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime
     else:
         reasons.append(f"response target {target.name!r}: respond by {respond_by.isoformat() if respond_by else '-'}")
     return Decision(
-        page=page, reasons=tuple(reasons), desk=desk.id, desk_state=f.desk_state,
-        business_hours=f.desk_state == "open", holiday=f.holiday, entitled=f.entitlement.entitled,
+        page=page, reasons=tuple(reasons), desk=desk.id, desk_status=f.desk_status, entitled=f.entitlement.entitled,
         escalation_policy=policy, rule=rule_name, respond_by=respond_by,
         response_target=target.name if target else None,
         next_business_open=desk_hours.next_open(desk, now), event=event, at=now,
@@ -328,7 +363,7 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: Snapshot, now: datetime
 
 
 def response_due(
-    f: Facts, snapshot: Snapshot, desk: Desk, start: datetime, *, first: bool = True
+    f: Facts, snapshot: DecisionConfig, desk: Desk, start: datetime, *, first: bool = True
 ) -> tuple[datetime | None, ResponseTarget | None]:
     """When the first (or next) response is due, and which target set it."""
     for target in snapshot.response_targets:
@@ -336,7 +371,7 @@ def response_due(
             duration = target.first_response if first else target.next_response
             if duration is None:
                 return None, target
-            if target.clock is Clock.CALENDAR:
+            if target.clock is ResponseClock.CALENDAR:
                 # Real elapsed time: `+` on a local zone's wall clock would make 1h from
                 # 01:30 EDT on a fall-back night end at 02:30 EST, two hours later.
                 return (start.astimezone(UTC) + duration).astimezone(desk.timezone), target

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from oncall.desks.model import default_desk
 from oncall.errors import ConfigError, ConfigIssue
 from oncall.fields import Model
 
@@ -91,7 +92,8 @@ class Snapshot:
 
     @property
     def default_desk(self) -> Desk:
-        return next(iter(self.desks.values()))
+        """The desk serving tickets that name no known customer (see ``desks.default_desk``)."""
+        return default_desk(self.desks)
 
     def resolved(self, schedule_id: str) -> ResolvedSchedule:
         """The compiled schedule (with its overrides), built once per snapshot."""

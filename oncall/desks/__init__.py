@@ -27,6 +27,7 @@ from oncall.desks.model import (
     HolidayCalendar,
     WeeklyHours,
     Window,
+    default_desk,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Window",
     "add_business_time",
     "business_time_between",
+    "default_desk",
     "desk_status",
     "holiday_name",
     "is_open",

@@ -25,6 +25,9 @@ _HORIZON_YEARS = 10
 
 
 class DeskState(StrEnum):
+    """A desk's state at an instant; its values are the words rules match (``when: {desk_state:
+    ...}``) and explanations show."""
+
     OPEN = "open"
     CLOSED = "closed"
     HOLIDAY = "holiday"
@@ -33,7 +36,8 @@ class DeskState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DeskStatus:
-    """The desk at one instant.
+    """The desk at one instant: the one representation of a desk's state that rules,
+    decisions and explanations read.
 
     ``holiday`` names the public holiday, company closed day, half day or emergency-only day
     of ``local``'s date (else None). ``state`` is OPEN whenever the desk is open (also on a
@@ -44,6 +48,11 @@ class DeskStatus:
     state: DeskState
     holiday: str | None
     local: datetime
+
+    @property
+    def is_open(self) -> bool:
+        """Business hours: the desk is open (``business_hours`` in rules and explanations)."""
+        return self.state is DeskState.OPEN
 
 
 def is_open(desk: Desk, t: datetime) -> bool:

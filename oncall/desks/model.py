@@ -336,3 +336,10 @@ class Desk(Model):
                     )
                 seen[day.date] = kind
         return self
+
+
+def default_desk(desks: Mapping[str, Desk]) -> Desk:
+    """The desk serving tickets that name no known customer (or one without a desk): the
+    first desk of the configuration, in file order. Raises ``StopIteration`` on no desks
+    (the loader refuses such a configuration)."""
+    return next(iter(desks.values()))
