@@ -30,11 +30,8 @@ from typing import Any
 import httpx
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-
-from oncall.store.db import make_engine, upgrade
-from oncall.store.tables import metadata, ticket_events
-from oncall.testing.load_clients import StampingTwilio, first_page_at, offer_load, percentile
-from oncall.testing.reliab_daemon import (
+from support.load_clients import StampingTwilio, first_page_at, offer_load, percentile
+from support.reliab_daemon import (
     DaemonSpec,
     Proc,
     ScriptLauncher,
@@ -45,6 +42,9 @@ from oncall.testing.reliab_daemon import (
     wait_ready,
     write_config,
 )
+
+from oncall.store.db import make_engine, upgrade
+from oncall.store.tables import metadata, ticket_events
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))

@@ -1,5 +1,6 @@
-"""Test doubles around the Twilio inbound routes: a recording InboundHandler, a
-manual clock, fixed test identities, and an ASGI app served by uvicorn in a thread.
+"""Test doubles around the Twilio inbound routes: a recording InboundHandler, fixed
+test identities, and an ASGI app served by uvicorn in a thread (the clock to inject is
+:class:`oncall.testing.clock.FakeClock`).
 
 Used by tests/notify and reusable by end-to-end tests of the daemon.
 """
@@ -11,13 +12,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import uvicorn
 
 from oncall.errors import IncidentError
 from oncall.notify.messages import status_line
+from oncall.testing.clock import FakeClock
 
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "fake-auth-token-123"  # noqa: S105 - the fake's, not a secret
@@ -25,19 +27,6 @@ FROM_NUMBER = "+14155550100"
 ALICE = "+14155550199"
 BOB = "+447700900123"
 STRANGER = "+15005550006"
-
-
-class ManualClock:
-    """A clock for injection: returns ``now`` until told to advance."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @dataclass
@@ -103,7 +92,7 @@ class Daemon:
 
     url: str
     handler: RecordingHandler
-    clock: ManualClock
+    clock: FakeClock
 
 
 class _Server(uvicorn.Server):

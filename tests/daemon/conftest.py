@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_rig import SATURDAY_NIGHT, FakeClock, MakeRig, Rig, write_config
+from daemon_rig import SATURDAY_NIGHT, MakeRig, Rig, write_config
 
 from oncall.config.settings import Settings
 from oncall.daemon import Daemon
+from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
 
 

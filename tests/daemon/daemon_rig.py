@@ -1,5 +1,6 @@
-"""Helpers for the daemon wiring tests: a small configuration directory, an injected
-clock, and a daemon rig on SQLite with a recording transport (fixtures in conftest.py)."""
+"""Helpers for the daemon wiring tests: a small configuration directory (built on the
+shared pieces in :mod:`support.configs`), and a daemon rig on SQLite with a fake clock and
+a recording transport (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import asyncio
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from support import configs
 
 from oncall.daemon import Daemon
 from oncall.notify.base import Channel, Outbound
+from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
 
 NY = ZoneInfo("America/New_York")
@@ -24,17 +27,9 @@ SATURDAY_NIGHT = datetime(2026, 11, 28, 3, 0, tzinfo=NY)
 # Monday 30 November 2026, 09:00 in New York: the desk is open.
 MONDAY_MORNING = datetime(2026, 11, 30, 9, 0, tzinfo=NY)
 
-PHONES = {"erin": "+12025550143", "frank": "+12025550144", "gina": "+12025550145"}
+PHONES = configs.PHONES
 
-DESK = """\
-desks:
-  - id: east
-    name: Direct support (US Eastern)
-    timezone: America/New_York
-    hours:
-      mon-fri: "08:00-16:00"
-entitlement:
-  channels: [direct]
+DESK = configs.EAST_DESK + """\
 customers:
   - id: acme
     name: Acme Hosting
@@ -48,33 +43,7 @@ rules:
     page: false
 """
 
-PEOPLE = """\
-people:
-  - id: erin
-    name: Erin Evans
-    timezone: America/New_York
-    phone: "+12025550143"
-    contact_methods: [sms, voice]
-  - id: frank
-    name: Frank Foster
-    timezone: America/New_York
-    phone: "+12025550144"
-    contact_methods: [sms, voice]
-  - id: gina
-    name: Gina Grant (manager)
-    timezone: America/New_York
-    phone: "+12025550145"
-    contact_methods: [sms, voice]
-schedules:
-  - id: emergency
-    name: Emergency support
-    timezone: America/New_York
-    layers:
-      - name: weekly
-        participants: [erin, frank]
-        shift: 1w
-        handoff_time: "08:00"
-        start_date: "2026-01-05"
+PEOPLE = configs.PEOPLE + """\
 escalation_policies:
   - id: emergency
     steps:
@@ -91,22 +60,6 @@ escalation_policies:
 notifications:
   admins: [gina]
 """
-
-
-class FakeClock:
-    """The daemon's clock, moved by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.t = start
-
-    def now(self) -> datetime:
-        return self.t
-
-    def advance(self, delta: timedelta) -> None:
-        self.t += delta
-
-    def set(self, t: datetime) -> None:
-        self.t = t
 
 
 def write_config(directory: Path, *, desk: str = DESK, people: str = PEOPLE) -> Path:

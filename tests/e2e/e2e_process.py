@@ -1,11 +1,11 @@
 """End-to-end helpers (fixtures in conftest.py): the real ``oncall run`` process on 127.0.0.1 with a fake Twilio,
-a temporary configuration directory and a temporary SQLite database."""
+a temporary configuration directory (built on the shared pieces in :mod:`support.configs`) and a temporary
+SQLite database."""
 
 from __future__ import annotations
 
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,27 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from support import configs
+from support.reliab_daemon import free_port as free_port  # the e2e tests take it from here
 
 from oncall.sources.signatures import sign_generic
 from oncall.testing.twilio_doubles import AUTH_TOKEN
 
 SECRET = "e2e-webhook-secret-7f3a9c"
 API_TOKEN = "e2e-api-token-51d2b8"
-PHONES = {"erin": "+12025550143", "frank": "+12025550144", "gina": "+12025550145"}
+PHONES = configs.PHONES
 ONCALL = Path(sys.executable).with_name("oncall")
 
 # Two customers whose urgent tickets page at any hour: "fast" escalates after one second
 # (so a missed acknowledgement would show within the test), "slow" after ten minutes (so
 # anything that happens sooner was not the step delay).
 CONFIG = {
-    "desk.yaml": """\
-desks:
-  - id: east
-    timezone: America/New_York
-    hours:
-      mon-fri: "08:00-16:00"
-entitlement:
-  channels: [direct]
+    "desk.yaml": configs.EAST_DESK + """\
 plans:
   - id: fast-24x7
     after_hours: true
@@ -59,32 +54,7 @@ rules:
   - name: otherwise
     page: false
 """,
-    "oncall.yaml": """\
-people:
-  - id: erin
-    name: Erin Evans
-    timezone: America/New_York
-    phone: "+12025550143"
-    contact_methods: [sms, voice]
-  - id: frank
-    name: Frank Foster
-    timezone: America/New_York
-    phone: "+12025550144"
-    contact_methods: [sms, voice]
-  - id: gina
-    name: Gina Grant
-    timezone: America/New_York
-    phone: "+12025550145"
-    contact_methods: [sms, voice]
-schedules:
-  - id: emergency
-    timezone: America/New_York
-    layers:
-      - name: weekly
-        participants: [erin, frank]
-        shift: 1w
-        handoff_time: "08:00"
-        start_date: "2026-01-05"
+    "oncall.yaml": configs.PEOPLE + """\
 escalation_policies:
   - id: fast
     steps:
@@ -105,12 +75,6 @@ notifications:
   voice: {min_interval: 1s}
 """,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ticket(ticket_id: str, customer: str = "fast", **extra: Any) -> bytes:

@@ -63,8 +63,8 @@ def browser() -> Iterator[Any]:
     yield from launch()
 
 
-def new_page(browser: Any, size: dict[str, int]) -> Any:
-    context = browser.new_context(viewport=size, color_scheme="light", bypass_csp=True)  # lets axe-core in
+def new_page(browser: Any, size: dict[str, int], scheme: str = "light") -> Any:
+    context = browser.new_context(viewport=size, color_scheme=scheme, bypass_csp=True)  # lets axe-core in
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page
@@ -199,10 +199,14 @@ def test_explain_shows_the_decision_with_every_reason(daemon: DaemonProcess, bro
 
 
 def test_a_person_who_is_not_an_admin_is_refused_the_admin_pages(daemon: DaemonProcess, browser: Any) -> None:
-    page = new_page(browser, PHONE)
+    page = new_page(browser, PHONE, scheme="dark")
     sign_in(daemon, page, "frank")
     assert 0 == page.get_by_role("link", name="Admin").count()
     response = page.goto(daemon.url + "/admin")
     assert 403 == response.status
+    # The other pages, in the dark scheme a phone at night likely uses.
+    for path in ("/", "/oncall", "/shifts", "/overrides"):
+        page.goto(daemon.url + path)
+        assert_accessible(page)
+        assert_no_horizontal_scroll(page)
     page.context.close()
-

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-
-from oncall.testing.databases import fresh_engine
+from support.databases import fresh_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from support.databases import fresh_engine
+from support.harness import Paging
+from support.reliab_daemon import poll_until
 
 from oncall.escalation.engine import transition
 from oncall.escalation.state import Ack
 from oncall.incidents import repo
 from oncall.incidents.model import TicketSummary
-from oncall.testing.databases import fresh_engine
-from oncall.testing.harness import Paging
 from oncall.testing.paging import fail_sms_for
-from oncall.testing.reliab_daemon import poll_until
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support import crashworker, subprocess_env
 
 from oncall.store.db import make_engine
 from oncall.store.tables import incidents, notifications
-from oncall.testing import crashworker
 
 FORK = multiprocessing.get_context("fork")
 
@@ -138,11 +138,11 @@ def test_seeded_kills_lose_nothing(tmp_path: Path, seed: int,
 def test_kill_via_real_subprocess_then_resume(tmp_path: Path,
                                               reference: tuple[list[Any], dict[str, Any]]
                                               ) -> None:
-    """The same, through ``python -m oncall.testing.crashworker`` (fresh interpreter)."""
-    argv = [sys.executable, "-m", "oncall.testing.crashworker",
+    """The same, through ``python -m support.crashworker`` (fresh interpreter)."""
+    argv = [sys.executable, "-m", "support.crashworker",
             str(tmp_path / "crash.db"), str(tmp_path / "crash.log")]
     for kill_at in (7, 40, 90):
-        done = subprocess.run([*argv, "--kill-at", str(kill_at)], timeout=60, check=False)
+        done = subprocess.run([*argv, "--kill-at", str(kill_at)], env=subprocess_env(), timeout=60, check=False)
         assert -signal.SIGKILL == done.returncode
-    assert 0 == subprocess.run(argv, timeout=60, check=False).returncode
+    assert 0 == subprocess.run(argv, env=subprocess_env(), timeout=60, check=False).returncode
     check_against_reference(tmp_path, reference)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
+from support.harness import Paging
 
 from oncall.incidents.model import TicketSummary
 from oncall.notify.base import Channel, Outbound
-from oncall.testing.harness import Paging
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

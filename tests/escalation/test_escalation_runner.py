@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from support.harness import Paging
 
 from oncall.errors import PermanentDeliveryError
 from oncall.incidents.model import TicketSummary
 from oncall.notify.base import Channel
 from oncall.store.tables import notifications
-from oncall.testing.harness import Paging
 from oncall.testing.paging import fail_sms_for
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

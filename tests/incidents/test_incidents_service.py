@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import typer
 from sqlalchemy import Engine
+from support.harness import Paging
 from typer.testing import CliRunner
 
 from oncall.errors import IncidentError
 from oncall.incidents.cli import register
 from oncall.incidents.model import TicketSummary, mask_address
-from support.harness import Paging
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

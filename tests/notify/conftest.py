@@ -19,13 +19,13 @@ from oncall.notify.inbound import twilio_routes
 from oncall.notify.ratecap import ReplyCap
 from oncall.notify.retry import RetryPolicy
 from oncall.notify.settings import TwilioSettings
+from oncall.testing.clock import FakeClock
 from oncall.testing.fake_twilio import FakeTwilio
 from oncall.testing.twilio_doubles import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,
     Daemon,
-    ManualClock,
     RecordingHandler,
     serve,
 )
@@ -38,9 +38,9 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
+def clock() -> FakeClock:
     # Berlin local time, the hour the clocks go back: aware datetimes throughout.
-    return ManualClock(datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")))
+    return FakeClock(datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")))
 
 
 @pytest.fixture
@@ -49,12 +49,12 @@ def handler() -> RecordingHandler:
 
 
 @pytest.fixture
-def daemon(handler: RecordingHandler, clock: ManualClock) -> Iterator[Daemon]:
+def daemon(handler: RecordingHandler, clock: FakeClock) -> Iterator[Daemon]:
     """The inbound routes behind a real HTTP server whose public URL is its own."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    routes = twilio_routes(handler, auth_token=AUTH_TOKEN, public_url=public_url, clock=clock,
+    routes = twilio_routes(handler, auth_token=AUTH_TOKEN, public_url=public_url, clock=clock.now,
                            reply_cap=ReplyCap(limit=5, window=timedelta(minutes=10)))
     with serve(Starlette(routes=routes), sock) as url:
         yield Daemon(url=url, handler=handler, clock=clock)

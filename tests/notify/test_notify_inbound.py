@@ -16,6 +16,7 @@ from oncall.notify.messages import help_text, not_understood_text, unknown_numbe
 from oncall.notify.retry import RetryPolicy
 from oncall.notify.settings import TwilioSettings
 from oncall.notify.twilio_transport import TwilioTransport
+from oncall.testing.clock import FakeClock
 from oncall.testing.fake_twilio import FakeTwilio, twilio_signature
 from oncall.testing.twilio_doubles import (
     ALICE,
@@ -24,7 +25,6 @@ from oncall.testing.twilio_doubles import (
     FROM_NUMBER,
     STRANGER,
     Daemon,
-    ManualClock,
     RecordingHandler,
     serve,
 )
@@ -66,7 +66,7 @@ def test_signed_reply_forms_reach_the_handler(fake_twilio: FakeTwilio, daemon: D
     answer = text_from(fake_twilio, daemon, body)
     [(action, person, code, now)] = daemon.handler.calls
     assert (action, person, code) == expected
-    assert now == daemon.clock.now
+    assert now == daemon.clock.now()
     assert answer is not None and "by alice" in answer
 
 
@@ -106,13 +106,13 @@ def test_signature_by_another_token_is_403(daemon: Daemon) -> None:
 
 
 def test_signature_covers_the_public_url_behind_a_proxy(fake_twilio: FakeTwilio,
-                                                        clock: ManualClock) -> None:
+                                                        clock: FakeClock) -> None:
     handler = RecordingHandler()
     public = "https://oncall.example.com"
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     app = Starlette(routes=twilio_routes(handler, auth_token=AUTH_TOKEN, public_url=public,
-                                         clock=clock))
+                                         clock=clock.now))
     with serve(app, sock) as local:
         ok = fake_twilio.send_sms_reply(public, from_=ALICE, to=FROM_NUMBER, body="2a",
                                         via=local)
@@ -199,7 +199,7 @@ def test_sms_status_callbacks_are_mapped(fake_twilio: FakeTwilio, daemon: Daemon
     assert fake_twilio.send_status(message, status, error_code=error_code).status_code == 200
     assert daemon.handler.statuses == [{
         "key": "row-5", "provider_id": message.sid, "status": expected,
-        "error_code": error_code, "answered_by": None, "now": daemon.clock.now}]
+        "error_code": error_code, "answered_by": None, "now": daemon.clock.now()}]
 
 
 @pytest.mark.parametrize(("status", "answered_by", "expected"), [
@@ -243,7 +243,7 @@ def test_keypress_acks_or_escalates_the_page(fake_twilio: FakeTwilio, daemon: Da
     [placed] = fake_twilio.calls
     response = fake_twilio.send_keypress(placed, digits)
     assert response.status_code == 200
-    assert daemon.handler.calls == [(expected, "row-8", None, daemon.clock.now)]
+    assert daemon.handler.calls == [(expected, "row-8", None, daemon.clock.now())]
     twiml = ET.fromstring(response.text)
     assert twiml.find("Say") is not None and twiml.find("Hangup") is not None
 

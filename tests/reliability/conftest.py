@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from oncall.testing.reliab_daemon import ZygoteLauncher, write_config
-from oncall.testing.reliab_zygote import Zygote
+from support.reliab_daemon import ZygoteLauncher, write_config
+from support.reliab_zygote import Zygote
 
 
 @pytest.fixture(scope="session")

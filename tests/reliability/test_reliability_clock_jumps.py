@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.harness import Paging
+from support.reliab_ledger import check_sends, check_steps, read_ledger
 
 from oncall.escalation.runner import next_wakeup
 from oncall.incidents.model import TicketSummary
 from oncall.store.db import make_engine, upgrade
-from oncall.testing.harness import Paging
-from oncall.testing.reliab_ledger import check_sends, check_steps, read_ledger
+from oncall.testing.clock import FakeClock
 
 T0 = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # Europe's spring-forward night, for good measure
 MINUTE = timedelta(minutes=1)
@@ -34,11 +35,15 @@ class Timeline:
         self.engine = make_engine(f"sqlite:///{tmp_path / 'clock.db'}")
         upgrade(self.engine)
         self.paging = Paging(self.engine)
-        self.now = T0
+        self.clock = FakeClock(T0)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def tick(self, minutes: int = 1) -> None:
         for _ in range(minutes):
-            self.now += MINUTE
+            self.clock.advance(MINUTE)
             self.run()
 
     def run(self) -> None:
@@ -74,7 +79,7 @@ def test_jump_forward_then_back_fires_each_step_once(timeline: Timeline) -> None
         due_before_jump = next_wakeup(conn)
     assert due_before_jump is not None and due_before_jump > timeline.now
 
-    timeline.now += timedelta(hours=2)  # the clock steps forward
+    timeline.clock.advance(timedelta(hours=2))  # the clock steps forward
     before_jump = timeline.handed_over
     timeline.run()
     at_jump = timeline.handed_over - before_jump
@@ -83,7 +88,7 @@ def test_jump_forward_then_back_fires_each_step_once(timeline: Timeline) -> None
     after_jump = timeline.page_tuples()
     timeline.tick(20)  # the next step is due in 5 minutes when the clock goes back
 
-    timeline.now -= timedelta(hours=1)  # and back
+    timeline.clock.advance(-timedelta(hours=1))  # and back
     before_back = timeline.page_tuples()
     handed_before_back = timeline.handed_over
     timeline.run()

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from oncall.testing.fake_twilio import FakeTwilio
-from oncall.testing.reliab_daemon import (
+from support.reliab_daemon import (
     PHONES,
     DaemonSpec,
     Launcher,
@@ -30,8 +28,10 @@ from oncall.testing.reliab_daemon import (
     wait_ready,
     write_config,
 )
-from oncall.testing.reliab_ledger import SENT, UNKNOWN, check_sends, read_ledger, reader, twilio_keys
-from oncall.testing.reliab_trials import PHASES, Trial, plan, run_trial
+from support.reliab_ledger import SENT, UNKNOWN, check_sends, read_ledger, reader, twilio_keys
+from support.reliab_trials import PHASES, Trial, plan, run_trial
+
+from oncall.testing.fake_twilio import FakeTwilio
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN
 
 TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "20"))
@@ -79,7 +79,7 @@ def test_a_trial_detects_a_lost_ticket(launcher: ZygoteLauncher, fast_config: Pa
     trial.tickets = filed
     result = run_trial(trial, launcher, tmp_path, fast_config)
     assert [] == result.problems
-    from oncall.testing.reliab_ledger import check_tickets, read_ledger, reader
+    from support.reliab_ledger import check_tickets, read_ledger, reader
 
     engine = reader(f"sqlite:///{tmp_path / 'oncall.db'}")
     try:

@@ -11,11 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from oncall.sources.signatures import GENERIC_HEADER, sign_generic
-from oncall.store.db import SQLITE_BUSY_TIMEOUT_MS
-from oncall.testing.fake_twilio import FakeTwilio
-from oncall.testing.reliab_daemon import (
+from support.reliab_daemon import (
     SECRET,
     DaemonSpec,
     ZygoteLauncher,
@@ -26,7 +22,11 @@ from oncall.testing.reliab_daemon import (
     ticket_body,
     wait_ready,
 )
-from oncall.testing.reliab_ledger import SENT, check_sends, check_tickets, read_ledger, reader, twilio_keys
+from support.reliab_ledger import SENT, check_sends, check_tickets, read_ledger, reader, twilio_keys
+
+from oncall.sources.signatures import GENERIC_HEADER, sign_generic
+from oncall.store.db import SQLITE_BUSY_TIMEOUT_MS
+from oncall.testing.fake_twilio import FakeTwilio
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN
 
 HOLD_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000 + 2.5

@@ -9,9 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from oncall.testing.fake_twilio import FailureStatus, FakeTwilio
-from oncall.testing.reliab_daemon import (
+from support.reliab_daemon import (
     DaemonSpec,
     ZygoteLauncher,
     free_port,
@@ -21,7 +19,9 @@ from oncall.testing.reliab_daemon import (
     ticket_body,
     wait_ready,
 )
-from oncall.testing.reliab_ledger import SENT, check_sends, check_steps, check_tickets, read_ledger, reader, twilio_keys
+from support.reliab_ledger import SENT, check_sends, check_steps, check_tickets, read_ledger, reader, twilio_keys
+
+from oncall.testing.fake_twilio import FailureStatus, FakeTwilio
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN
 
 TICKETS = ["OUT-1", "OUT-2"]

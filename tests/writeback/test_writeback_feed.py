@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from support.harness import Paging
+
 from oncall.incidents.model import TicketSummary
 from oncall.sources.writeback import Note, NoteKind
 from oncall.store.db import make_engine, upgrade
-from oncall.testing.harness import Paging
 from oncall.writeback_feed import WriteBackFeed
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, select
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic
 from oncall.store.tables import incidents, notifications
 from oncall.testing.fake_twilio import FakeTwilio, PlacedCall, RecordedRequest, SentMessage
-from oncall.testing.reliab_daemon import SECRET
-from oncall.testing.reliab_ledger import key_of
+from support.reliab_daemon import SECRET
+from support.reliab_ledger import key_of
 
 
 class StampingTwilio(FakeTwilio):

@@ -1,11 +1,12 @@
 """A paging scenario run by the real service and runner code, for crash tests.
 
-``python -m oncall.testing.crashworker DB LOG [--kill-at N]`` plays a fixed timeline
-of simulated minutes (tickets opened, acknowledgements, runner passes) against the
-SQLite file DB, appending every message handed to the transport to LOG. With
-``--kill-at N`` the process SIGKILLs itself at its Nth checkpoint. Progress is kept
-in the database (cursor ``crashworker.tick``), so running it again resumes where the
-killed run stopped — exactly what the daemon does after ``kill -9``.
+``python -m support.crashworker DB LOG [--kill-at N]`` (with ``tests/`` on PYTHONPATH:
+:func:`support.subprocess_env`) plays a fixed timeline of simulated minutes (tickets
+opened, acknowledgements, runner passes) against the SQLite file DB, appending every
+message handed to the transport to LOG. With ``--kill-at N`` the process SIGKILLs itself
+at its Nth checkpoint. Progress is kept in the database (cursor ``crashworker.tick``), so
+running it again resumes where the killed run stopped — exactly what the daemon does
+after ``kill -9``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from oncall.incidents.service import IncidentService
 from oncall.notify.base import Channel
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import get_cursor, set_cursor
-from oncall.testing.harness import default_directory
 from oncall.testing.paging import RecordingTransport, fail_sms_for, person
+from support.harness import default_directory
 
 T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 TICKS = 70  # simulated minutes

@@ -20,7 +20,8 @@ import httpx
 from sqlalchemy import Engine
 
 from oncall.testing.fake_twilio import FakeTwilio
-from oncall.testing.reliab_daemon import (
+from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from support.reliab_daemon import (
     PHONES,
     DaemonSpec,
     Launcher,
@@ -32,7 +33,7 @@ from oncall.testing.reliab_daemon import (
     ticket_body,
     wait_ready,
 )
-from oncall.testing.reliab_ledger import (
+from support.reliab_ledger import (
     PENDING,
     SENDING,
     SENT,
@@ -44,7 +45,6 @@ from oncall.testing.reliab_ledger import (
     reader,
     twilio_keys,
 )
-from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 
 PHASES = ("accepted", "incident_opened", "before_send", "after_send", "acknowledged")
 DEATH_TIMEOUT = 15.0  # seconds for the fault to fire once its trigger was given

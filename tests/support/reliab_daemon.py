@@ -27,13 +27,15 @@ import httpx
 import yaml
 
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic
-from oncall.testing.reliab_zygote import Zygote
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
+from support import configs
+from support.reliab_zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SCHEDULES = ROOT / "schedules"
-SECRET = "reliability-webhook-secret"  # noqa: S105 - a test value
-PHONES = {"+12025550143": "erin", "+12025550144": "frank", "+12025550145": "gina"}
+SECRET = "reliability-webhook-secret"
+# ./schedules has the shared configuration's people and phones: phone → person
+PHONES = {phone: who for who, phone in configs.PHONES.items()}
 
 
 def write_config(dst: Path, *, delay: str = "1s", sms_interval: str = "1s",
@@ -136,7 +138,7 @@ class ScriptLauncher:
 
     def start(self, env: dict[str, str], log: Path) -> ScriptProc:
         with log.open("ab") as out:
-            popen = subprocess.Popen([str(self.script), "run"], env=env, cwd=ROOT,  # noqa: S603
+            popen = subprocess.Popen([str(self.script), "run"], env=env, cwd=ROOT,
                                      stdout=out, stderr=subprocess.STDOUT)
         proc = ScriptProc(popen)
         self.procs.append(proc)

@@ -30,6 +30,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from support import subprocess_env
+
 # Modules ``oncall run`` loads lazily, imported up front so children start warm.
 WARM = (
     "oncall.cli", "oncall.daemon", "oncall.notify.inbound", "oncall.notify.twilio_transport",
@@ -84,7 +86,7 @@ def _warm_lazy_imports() -> None:
     schedules = Path(__file__).resolve().parent.parent.parent / "schedules"
     try:
         load(schedules, now=datetime.now(UTC), horizon=timedelta(days=1))
-    except Exception:  # noqa: S110 - warming only; a child reports real configuration errors
+    except Exception:
         pass
     engine = make_engine("sqlite://")
     try:
@@ -145,8 +147,8 @@ class Zygote:
     """Client side: start the zygote process and talk to it (thread-safe)."""
 
     def __init__(self, python: str | None = None, cwd: Path | None = None) -> None:
-        self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [python or sys.executable, "-m", "oncall.testing.reliab_zygote"],
+        self._proc = subprocess.Popen(
+            [python or sys.executable, "-m", "support.reliab_zygote"], env=subprocess_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=cwd, text=True, bufsize=1)
         self._lock = threading.Lock()
         first = self._read()
