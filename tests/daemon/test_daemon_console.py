@@ -316,3 +316,16 @@ def test_with_incident_links_a_page_carries_a_link_that_acts_without_signing_in(
 def test_without_the_setting_pages_carry_no_link(rig: Rig) -> None:
     page_open(rig)
     assert all("/i/" not in m.text for m in rig.transport.sent)
+
+
+def test_the_list_shows_open_incidents_first_then_the_rest_newest_first(rig: Rig, browser: Browser) -> None:
+    for ticket_id in ("T-1", "T-2", "T-3"):
+        rig.file(ticket_id)
+    rig.work()
+    rig.daemon.service.resolve(2, "erin", rig.clock.now(), "cli")
+    sign_in_with_link(rig, browser)
+    listed = re.findall(r'href="/incidents/(\d+)"', browser.get("/?state=all").text)
+    assert ["3", "1", "2"] == listed
+    assert ["3", "1"] == re.findall(r'href="/incidents/(\d+)"', browser.get("/").text)
+    assert ["2"] == re.findall(r'href="/incidents/(\d+)"', browser.get("/?state=resolved").text)
+    assert [] == re.findall(r'href="/incidents/(\d+)"', browser.get("/?state=all&customer=nobody").text)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, desc, func, select
+from sqlalchemy import and_, desc, func, select
 from starlette.responses import Response
 
 from oncall.config.snapshot import Snapshot
@@ -54,18 +54,30 @@ def _filters(snap: Snapshot, query: dict[str, str]) -> tuple[list[Any], dict[str
 
 
 def list_rows(console: Console, snap: Snapshot, query: dict[str, str]) -> dict[str, Any]:
+    """One page of the list: open incidents first, then the rest, newest first within each.
+
+    Two indexed queries rather than one ``ORDER BY CASE …``: the open ones (few, by the state
+    index), then the others newest first along the primary key, so a page costs the same with
+    ten incidents or a hundred thousand."""
     where, chosen = _filters(snap, query)
     try:
         page_no = max(1, min(10_000, int(query.get("page", "1"))))
     except ValueError:
         page_no = 1
-    open_first = case((incidents.c.state.in_(OPEN_STATES), 0), else_=1)
     cols = [incidents.c.id, incidents.c.state, incidents.c.priority, incidents.c.customer, incidents.c.subject,
             incidents.c.source, incidents.c.ticket_id, incidents.c.created_at, incidents.c.acknowledged_by,
             incidents.c.round, incidents.c.step]
+    start, want = (page_no - 1) * PAGE_SIZE, PAGE_SIZE + 1
+    is_open = incidents.c.state.in_(OPEN_STATES)
+    rows: list[Any] = []
     with console.deps.engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(and_(True, *where)).order_by(open_first, desc(incidents.c.id))
-                            .limit(PAGE_SIZE + 1).offset((page_no - 1) * PAGE_SIZE)).all()
+        opened = conn.execute(select(*cols).where(and_(is_open, *where)).order_by(desc(incidents.c.id))
+                              .limit(start + want)).all()
+        rows = list(opened[start:start + want])
+        if len(rows) < want and chosen["state"] not in ("open", "triggered", "acknowledged"):
+            skip = max(0, start - len(opened))
+            rows += conn.execute(select(*cols).where(and_(~is_open, *where)).order_by(desc(incidents.c.id))
+                                 .limit(want - len(rows)).offset(skip)).all()
         counts: dict[str, int] = {str(state): int(n) for state, n in conn.execute(
             select(incidents.c.state, func.count()).group_by(incidents.c.state)).all()}
     return {"rows": rows[:PAGE_SIZE], "more": len(rows) > PAGE_SIZE, "page_no": page_no, "chosen": chosen,
