@@ -3,15 +3,13 @@
 Every request must carry a valid ``X-Twilio-Signature`` computed over
 ``public_url`` + path + query string (what Twilio was told to call) and the POST
 parameters; anything else gets 403 and changes nothing. The routes translate
-requests into calls on an :class:`InboundHandler` (the lead adapts the incident
-service to it) and answer with TwiML.
+requests into calls on an :class:`~oncall.interfaces.InboundHandler` (the daemon adapts the
+incident service to it) and answer with TwiML.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Protocol
 from urllib.parse import parse_qsl, quote
 
 import structlog
@@ -25,6 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.errors import OncallError
+from oncall.interfaces import InboundHandler, Now
 from oncall.notify.privacy import mask_phone
 from oncall.notify.ratecap import ReplyCap
 from oncall.notify.sms_dialogue import answer_sms
@@ -33,59 +32,11 @@ from oncall.web.input import InputError, read_body
 
 log = structlog.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 TWIML = "text/xml"
 # Twilio's form posts are a few kilobytes (an SMS body is at most 1,600 characters);
 # anything larger is not Twilio and is refused before it is buffered or verified.
 MAX_FORM_BODY = 64 * 1024
 VOICEMAIL_TEXT = "This is oncall with an urgent page. Please check your text messages."
-
-
-class InboundHandler(Protocol):
-    """What the inbound routes need from the incident service.
-
-    The action methods return the status line to send back (see
-    ``messages.status_line``) and raise :class:`oncall.errors.IncidentError` with a
-    short, sendable message when refused (unknown code, not paged for it, already
-    resolved…). ``code`` None means "the latest page sent to this person".
-    """
-
-    def person_for_phone(self, phone: str) -> str | None:
-        """The person whose SMS/voice contact is ``phone`` (E.164), or None."""
-        ...
-
-    def ack(self, person_id: str, code: int | None, now: datetime) -> str: ...
-
-    def ack_all(self, person_id: str, now: datetime) -> str: ...
-
-    def escalate(self, person_id: str, code: int | None, now: datetime) -> str: ...
-
-    def resolve(self, person_id: str, code: int | None, now: datetime) -> str: ...
-
-    def ack_page(self, key: str, now: datetime) -> str:
-        """Keypress 4 during the call sent for ledger row ``key``."""
-        ...
-
-    def escalate_page(self, key: str, now: datetime) -> str:
-        """Keypress 5 during the call sent for ledger row ``key``."""
-        ...
-
-    def voice_script(self, key: str) -> str | None:
-        """The text the call for ``key`` reads (for "star to repeat"), None if unknown."""
-        ...
-
-    def set_sms_blocked(self, person_id: str, blocked: bool, now: datetime) -> None:
-        """STOP (blocked) / START: mark the person's SMS method (un)usable, alert admins."""
-        ...
-
-    def delivery_status(self, *, key: str, provider_id: str | None, status: str,
-                        error_code: int | None, answered_by: str | None,
-                        now: datetime) -> None:
-        """A status callback. ``status`` is normalised (see ``status.normalise_status``):
-        delivered · sent · failed · undelivered · no-answer · busy · completed ·
-        canceled (and intermediate queued/ringing/in-progress…). A call answered by a
-        machine arrives as ``no-answer``."""
-        ...
 
 
 def _twiml(body: str, status_code: int = 200) -> Response:
@@ -99,7 +50,7 @@ def _sms_twiml(text: str | None) -> Response:
     return _twiml(str(response))
 
 
-def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, clock: Clock,
+def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, clock: Now,
                   reply_cap: ReplyCap | None = None,
                   on_rejected: Callable[[str, str], None] | None = None) -> list[Route]:
     """``POST /twilio/sms``, ``/twilio/voice/gather``, ``/twilio/voice/answer``,

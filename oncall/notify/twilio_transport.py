@@ -20,7 +20,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
-from oncall.notify.base import Channel, Outbound, SendResult
+from oncall.interfaces import Channel, Outbound, SendResult
 from oncall.notify.privacy import mask_phone, redact_numbers
 from oncall.notify.retry import RetryPolicy, TransientError
 from oncall.notify.settings import TWILIO_API_BASE_URL, TwilioSettings

@@ -12,6 +12,7 @@ from sqlalchemy import desc, select
 from starlette.responses import Response
 
 from oncall.errors import OncallError
+from oncall.explain import explanation_json
 from oncall.instants import InstantError
 from oncall.rules import TicketEvent, decide
 from oncall.store.tables import cursors, ticket_events
@@ -110,8 +111,10 @@ def explain_page(console: Console, ctx: Ctx) -> Response:
             when = parse_local(at_text, tz, now, "instant") if at_text else ticket.created_at
             event = TicketEvent(f.get("event", "created"))
             decision = decide(ticket, event, snap, when)
+            # As `oncall explain` says it: how the ticket was read, then the decision's reasons.
             result = {"decision": decision, "when": when, "ticket": ticket,
-                      "json": json.dumps(decision.to_json(), indent=2)}
+                      "reasons": [*ticket.notes(), *decision.reasons],
+                      "json": json.dumps(explanation_json(decision, ticket), indent=2)}
         except (OncallError, InstantError, ValueError) as exc:
             error = str(exc)
     return console.render(ctx, "explain.html", status=422 if error else 200, snap=snap, title="Explain",
