@@ -27,7 +27,7 @@ from oncall.escalation.runner import Runner
 from oncall.escalation.state import IncidentState, state_to_json
 from oncall.incidents.model import TicketSummary
 from oncall.incidents.service import IncidentService
-from oncall.notify.base import Channel, Outbound, SendResult
+from oncall.interfaces import Channel, Outbound, SendResult
 from oncall.store.db import make_engine, upgrade
 from oncall.store.tables import incidents, metadata, notifications
 from oncall.testing.paging import FakeDirectory, person

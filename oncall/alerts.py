@@ -21,7 +21,7 @@ from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.errors import DeliveryError
 from oncall.escalation.alerting import AlertSeverity, with_stop_fallback
-from oncall.notify.base import Channel, Outbound, Transport
+from oncall.interfaces import Channel, Outbound, Transport
 from oncall.store.inbox import get_cursor, set_cursor
 
 log = logs.get("oncall.alerts")

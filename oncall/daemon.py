@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import httpx
 import uvicorn
@@ -42,8 +42,8 @@ from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
 from oncall.incidents.service import FAILED_STATUSES, IncidentService
 from oncall.intake import Intake, Outcome
+from oncall.interfaces import Channel, Clock, Outbound, Transport
 from oncall.metrics import Metrics
-from oncall.notify.base import Channel, Outbound, Transport
 from oncall.notify.composite import CountingTransport, build_transport
 from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
 from oncall.schedules.stored_overrides import StoredOverrides
@@ -71,11 +71,9 @@ INTAKE_BATCH = 25  # stored tickets processed between two runs of the escalation
 SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
 
 
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
 class SystemClock:
+    """The real :class:`~oncall.interfaces.Clock`: the system's time, in UTC."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
@@ -516,6 +514,9 @@ class Daemon:
                 f"                    .venv/bin/oncall incidents --open && .venv/bin/oncall ack 1 --as {who}",
                 f"                    .venv/bin/oncall sms-reply {who} ack",
             ]
+            if s.console.enabled:
+                lines += [f"                  or on the web: http://{s.listen}/ (sign in with a one-time link:",
+                          f"                    .venv/bin/oncall login-link {who}  then press Acknowledge)"]
         return "\n".join(lines)
 
     def request_stop(self) -> None:

@@ -9,7 +9,7 @@ from oncall.config.snapshot import Snapshot
 from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.directory import Contact
 from oncall.escalation.policy import EscalationPolicy
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.schedules.resolve import members
 
 

@@ -12,8 +12,7 @@ Each is a :class:`typing.Protocol`: the real implementation is wired by the daem
 - :class:`InboundHandler` — what Twilio's inbound routes (``oncall.notify.inbound``) need
   from the incident service: acknowledgements, escalations, delivery status.
 
-The bottom layer: this module imports nothing from oncall but :mod:`oncall.tickets`' model and
-the channel registry's :class:`Channel` (:mod:`oncall.notify.channels`, itself a bottom module).
+The bottom layer: this module imports nothing from oncall but :mod:`oncall.tickets`' model.
 """
 
 from __future__ import annotations
@@ -21,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, TypeAlias
-
-from oncall.notify.channels import Channel as Channel  # re-exported: the name type of every channel
 
 if TYPE_CHECKING:
     from oncall.tickets import Ticket
@@ -39,6 +37,12 @@ class Clock(Protocol):
 
 Now: TypeAlias = Callable[[], datetime]
 """A clock's ``now`` handed over alone (``clock.now``), for code that only reads the time."""
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    EMAIL = "email"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,7 +24,7 @@ from pydantic import BeforeValidator
 
 from oncall.fields import Model, one_or_many
 from oncall.findings import Finding
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 
 class AlertSeverity(StrEnum):

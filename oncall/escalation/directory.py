@@ -13,7 +13,7 @@ from typing import Protocol
 
 from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.policy import EscalationPolicy
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -32,7 +32,7 @@ from oncall.escalation.state import (
     Resolve,
     WakeAt,
 )
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 # A policy that repeats forever but reaches nobody in a whole round retries after this.
 EMPTY_ROUND_RETRY = timedelta(minutes=5)

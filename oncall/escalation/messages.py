@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.notify.messages import PageSummary, bundle_sms, page_sms, voice_script
 
 SMS_LIMIT = 160

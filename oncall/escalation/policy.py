@@ -32,7 +32,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_v
 from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
 from oncall.fields import Duration, Model, one_or_many
 from oncall.findings import Finding
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 
 class ContactMode(StrEnum):

@@ -20,7 +20,7 @@ from oncall.escalation.directory import Directory
 from oncall.escalation.engine import step
 from oncall.escalation.policy import EscalationPolicy
 from oncall.escalation.state import Notify, Record, new_state
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.notify.privacy import mask_address
 
 # What the engine records about a step that reaches nobody, or a policy that ends.

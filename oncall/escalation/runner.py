@@ -50,7 +50,7 @@ from oncall.escalation.state import (
     state_from_json,
 )
 from oncall.incidents import repo
-from oncall.notify.base import Channel, Outbound, Transport
+from oncall.interfaces import Channel, Outbound, Transport
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 

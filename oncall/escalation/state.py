@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 STATE_VERSION = 1
 

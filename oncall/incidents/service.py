@@ -33,7 +33,7 @@ from oncall.escalation.state import (
 )
 from oncall.incidents import repo
 from oncall.incidents.model import AuditEntry, Incident, LedgerEntry, TicketSummary
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.store.tables import OPEN_STATES, audit, incidents, notifications
 
 # Twilio status words (SMS MessageStatus, voice CallStatus / AnsweredBy=machine).

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from oncall.errors import PermanentDeliveryError
+from oncall.interfaces import Channel, Outbound, SendResult, Transport
 from oncall.metrics import Metrics
-from oncall.notify.base import Channel, Outbound, SendResult, Transport
 
 
 class ChannelRouter:

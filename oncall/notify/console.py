@@ -16,7 +16,7 @@ from typing import TextIO
 import structlog
 
 from oncall import logs
-from oncall.notify.base import Channel, Outbound, SendResult
+from oncall.interfaces import Channel, Outbound, SendResult
 from oncall.notify.privacy import mask_address
 
 log = structlog.get_logger(__name__)

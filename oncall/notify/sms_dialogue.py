@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import structlog
 
 from oncall.errors import OncallError
+from oncall.interfaces import InboundHandler
 from oncall.notify.gsm7 import fit, to_gsm7
 from oncall.notify.messages import help_text, not_understood_text, unknown_number_text
 from oncall.notify.privacy import mask_phone
 from oncall.notify.replies import ReplyKind, parse_reply
-
-if TYPE_CHECKING:
-    from oncall.notify.inbound import InboundHandler
 
 log = structlog.get_logger(__name__)
 

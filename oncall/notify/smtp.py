@@ -10,7 +10,7 @@ from email.utils import make_msgid
 import structlog
 
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
-from oncall.notify.base import Channel, Outbound, SendResult
+from oncall.interfaces import Channel, Outbound, SendResult
 from oncall.notify.privacy import mask_email
 from oncall.notify.retry import RetryPolicy, TransientError
 from oncall.notify.settings import SmtpSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from oncall.errors import DeliveryError, PermanentDeliveryError
-from oncall.notify.base import Channel, Outbound, Transport
+from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.privacy import mask_address
 
 TEST_SMS = "oncall test page for {person}. No action needed; nothing is on fire."

@@ -41,9 +41,8 @@ from typing import Any
 import httpx
 
 from oncall.errors import SourceError, TicketError
-from oncall.sources.interfaces import ParsedEvent
 from oncall.sources.mapping import VendorFacts, mapped_priority, translated
-from oncall.sources.payload import load_json, obj, parsed, strings, text, timestamp
+from oncall.sources.payload import ParsedEvent, load_json, obj, parsed, strings, text, timestamp
 from oncall.sources.pollers import BasePoller
 from oncall.sources.registry import HelpdeskKind, register
 from oncall.sources.settings import SourceMapping, SourceSettings, default_mapping

@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from oncall.errors import TicketError
-from oncall.sources.interfaces import ParsedEvent
-from oncall.sources.payload import build_ticket, load_json, parsed
+from oncall.sources.payload import ParsedEvent, build_ticket, load_json, parsed
 from oncall.sources.registry import HelpdeskKind, register
 from oncall.sources.settings import MAPPED_FIELDS, SourceMapping
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic, verify_generic

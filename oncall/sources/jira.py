@@ -24,10 +24,10 @@ from datetime import datetime
 from typing import Any
 
 from oncall.errors import TicketError
-from oncall.sources.interfaces import ParsedEvent
 from oncall.sources.mapping import VendorFacts, mapped_fields, scalar, translated
 from oncall.sources.payload import (
     IgnoredEvent,
+    ParsedEvent,
     build_ticket,
     load_json,
     obj,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,11 +17,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from oncall.errors import OncallError, TicketError
-from oncall.sources.interfaces import ParsedEvent
 from oncall.tickets import Ticket
 
 MAX_DEPTH = 32
 MAX_EVENT_ID = 200
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedEvent:
+    """One parsed webhook or polled ticket: the ticket and the key that makes retries idempotent."""
+
+    ticket: Ticket
+    event_key: str
 
 
 class IgnoredEvent(OncallError):

@@ -28,9 +28,9 @@ import httpx
 import structlog
 
 from oncall.errors import SourceError
+from oncall.interfaces import CursorStore, TicketSink
 from oncall.numbers import ascii_int
 from oncall.sources.health import SourceHealth
-from oncall.sources.interfaces import CursorStore, TicketSink
 from oncall.sources.settings import SourceMapping, SourceSettings
 from oncall.tickets import Ticket
 

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import httpx
 
+    from oncall.interfaces import CursorStore, TicketSink
     from oncall.sources.health import SourceHealth
-    from oncall.sources.interfaces import CursorStore, ParsedEvent, TicketSink
+    from oncall.sources.payload import ParsedEvent
     from oncall.sources.pollers import BasePoller, MappingSource, OnUnreadable
     from oncall.sources.settings import SourceMapping, SourceSettings
     from oncall.sources.writeback import WriteBack

@@ -29,8 +29,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from oncall.errors import SignatureError, TicketError
+from oncall.interfaces import TicketSink
 from oncall.sources.health import SourceHealth
-from oncall.sources.interfaces import TicketSink
 from oncall.sources.payload import IgnoredEvent
 from oncall.sources.registry import helpdesk_for
 from oncall.sources.settings import SourceMapping, SourceSettings

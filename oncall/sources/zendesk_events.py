@@ -52,9 +52,8 @@ from datetime import datetime
 from typing import Any
 
 from oncall.errors import TicketError
-from oncall.sources.interfaces import ParsedEvent
 from oncall.sources.mapping import VendorFacts, mapped_fields, mapped_priority, translated
-from oncall.sources.payload import IgnoredEvent, build_ticket, obj, parsed, strings, text, timestamp
+from oncall.sources.payload import IgnoredEvent, ParsedEvent, build_ticket, obj, parsed, strings, text, timestamp
 from oncall.sources.settings import SourceMapping, default_mapping
 from oncall.tickets import Status, Ticket, lookup_record
 

@@ -1,6 +1,6 @@
 """A clock moved by hand, for code that takes an injected clock.
 
-The daemon reads the time through ``clock.now()`` (:class:`oncall.daemon.Clock`); the
+The daemon reads the time through ``clock.now()`` (:class:`oncall.interfaces.Clock`); the
 Twilio inbound routes and the webhook intake take a function returning the time: pass
 ``clock.now``. Nothing moves unless the test says so.
 

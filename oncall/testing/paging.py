@@ -15,7 +15,7 @@ from oncall.errors import DeliveryError, PermanentDeliveryError
 from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
 from oncall.escalation.directory import Contact
 from oncall.escalation.policy import EscalationPolicy
-from oncall.notify.base import Channel, Outbound, SendResult
+from oncall.interfaces import Channel, Outbound, SendResult
 
 
 @dataclass

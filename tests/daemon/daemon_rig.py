@@ -17,7 +17,7 @@ import httpx
 from support import configs
 
 from oncall.daemon import Daemon
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
 

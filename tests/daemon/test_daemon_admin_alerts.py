@@ -11,7 +11,7 @@ from oncall.alerts import coverage_gap_alerts
 from oncall.config.loader import load
 from oncall.errors import DeliveryError
 from oncall.escalation.alerting import AlertSeverity
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 from oncall.notify.retry import NO_WAIT
 from oncall.notify.settings import TwilioSettings
 from oncall.notify.twilio_transport import TwilioTransport

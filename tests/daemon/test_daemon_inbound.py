@@ -12,7 +12,7 @@ import httpx
 import pytest
 from daemon_rig import PHONES, MakeRig, Rig
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.fake_twilio import twilio_signature
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER
 

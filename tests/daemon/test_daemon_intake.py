@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from daemon_rig import MONDAY_MORNING, SATURDAY_NIGHT, Rig
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 
 def outcomes(rig: Rig) -> list[str]:

@@ -18,7 +18,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from oncall import __version__
 from oncall.errors import PermanentDeliveryError
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.sources.signatures import sign_generic
 from oncall.testing.fake_twilio import twilio_signature
 from oncall.testing.twilio_doubles import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER

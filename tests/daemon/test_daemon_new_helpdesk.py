@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from oncall.cli import app
 from oncall.errors import SignatureError
-from oncall.sources.interfaces import ParsedEvent
+from oncall.sources.payload import ParsedEvent
 from oncall.sources.pollers import BasePoller
 from oncall.sources.registry import HELPDESKS, HelpdeskKind, register, unregister
 from oncall.sources.settings import SourceMapping, SourceSettings, startup_warnings

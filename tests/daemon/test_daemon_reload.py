@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from daemon_rig import NY, PEOPLE, MakeRig, Rig
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 
 NEW_PERSON = PEOPLE.replace("schedules:", """\
   - id: hank

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from daemon_rig import MakeRig, Rig, write_config
 
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.fake_helpdesks import FakeFreshdesk, freshdesk_headers
 from oncall.testing.helpdesk_payloads import freshdesk_api_ticket
 

@@ -12,7 +12,7 @@ from oncall.escalation.alerting import AdminAlertChannels
 from oncall.escalation.engine import step
 from oncall.escalation.policy import EscalationPolicy
 from oncall.escalation.state import DeliveryFailed, IncidentState, Notify, Record, new_state
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.paging import FakeDirectory, person
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ from oncall.escalation.state import (
     state_from_json,
     state_to_json,
 )
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.paging import FakeDirectory, person
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ from oncall.escalation.policy import (
     check_policies,
     policy_schedule_ids,
 )
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.notify.messages import gsm7_segments
 
 EXAMPLE = """

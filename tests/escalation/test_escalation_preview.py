@@ -11,7 +11,7 @@ import pytest
 from oncall.escalation.directory import Contact
 from oncall.escalation.policy import EscalationPolicy
 from oncall.escalation.preview import preview_page
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.paging import FakeDirectory, person
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from support.harness import Paging
 
 from oncall.incidents.model import TicketSummary
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -11,7 +11,7 @@ from support.harness import Paging
 
 from oncall.errors import PermanentDeliveryError
 from oncall.incidents.model import TicketSummary
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.store.tables import notifications
 from oncall.testing.paging import fail_sms_for
 

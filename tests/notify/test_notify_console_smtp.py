@@ -13,8 +13,8 @@ import pytest
 import structlog.testing
 
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify import testpage
-from oncall.notify.base import Channel, Outbound, Transport
 from oncall.notify.console import ConsoleTransport
 from oncall.notify.ratecap import ReplyCap
 from oncall.notify.retry import RetryPolicy

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 from oncall.notify.inbound import twilio_routes
 from oncall.notify.messages import help_text, not_understood_text, unknown_number_text
 from oncall.notify.retry import RetryPolicy

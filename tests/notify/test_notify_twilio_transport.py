@@ -8,7 +8,7 @@ import pytest
 import structlog.testing
 
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 from oncall.notify.retry import RetryPolicy
 from oncall.notify.settings import TwilioSettings
 from oncall.notify.twilio_transport import TwilioTransport

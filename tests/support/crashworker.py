@@ -22,7 +22,7 @@ from oncall.escalation.policy import ChannelLimit, NotificationSettings
 from oncall.escalation.runner import Runner
 from oncall.incidents.model import TicketSummary
 from oncall.incidents.service import IncidentService
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import get_cursor, set_cursor
 from oncall.testing.paging import RecordingTransport, fail_sms_for, person

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from oncall.escalation.policy import ChannelLimit, EscalationPolicy, NotificationSettings
 from oncall.escalation.runner import Runner
 from oncall.incidents.service import IncidentService
-from oncall.notify.base import Channel
+from oncall.interfaces import Channel
 from oncall.testing.paging import FakeDirectory, RecordingTransport, person
 
 PRIMARY = EscalationPolicy.model_validate({

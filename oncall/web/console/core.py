@@ -25,7 +25,7 @@ from oncall import logs
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
 from oncall.incidents.service import IncidentService
-from oncall.notify.base import Transport
+from oncall.interfaces import Transport
 from oncall.schedules.models import Person
 from oncall.schedules.stored_overrides import StoredOverrides
 from oncall.sources.health import SourceHealth

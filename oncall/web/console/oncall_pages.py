@@ -15,7 +15,7 @@ from oncall.config.snapshot import Snapshot
 from oncall.desks.business_time import holiday_name, open_intervals
 from oncall.errors import OncallError
 from oncall.instants import InstantError, parse_instant
-from oncall.notify.base import Channel, Outbound
+from oncall.interfaces import Channel, Outbound
 from oncall.schedules.models import Schedule
 from oncall.schedules.resolve import ResolvedSchedule, Shift
 from oncall.schedules.rotation import wall_to_instant

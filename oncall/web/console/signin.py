@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from oncall.config.snapshot import Snapshot
 from oncall.errors import DeliveryError, IncidentError
-from oncall.notify.base import Outbound
+from oncall.interfaces import Outbound
 from oncall.schedules.models import Person
 from oncall.web.console.auth import CODE_LIFETIME
 from oncall.web.console.core import SESSION_COOKIE, Console, Ctx, Viewer, log, safe_next
