@@ -20,11 +20,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from oncall.config.console_settings import ConsoleSettings
+from oncall.config.http_settings import HttpSettings
 from oncall.errors import ConfigError, ConfigIssue
 from oncall.notify.settings import SmtpSettings, TwilioSettings
 from oncall.sources.settings import SourceSettings
-from oncall.web.console.settings import ConsoleSettings
-from oncall.web.settings import HttpSettings
 
 DEFAULT_CONFIG_DIR = Path("schedules")
 DEFAULT_DATABASE_URL = "sqlite:///var/oncall.db"

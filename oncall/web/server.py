@@ -34,7 +34,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from oncall import logs
-from oncall.web.settings import HttpSettings
+from oncall.config.http_settings import HttpSettings
 
 log = logs.get("oncall.web.server")
 LOG_EVERY = 60.0  # seconds between two warnings about refused or timed-out clients

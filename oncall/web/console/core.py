@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from oncall import logs
+from oncall.config.console_settings import ConsoleSettings
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
 from oncall.incidents.service import IncidentService
@@ -31,7 +32,6 @@ from oncall.schedules.stored_overrides import StoredOverrides
 from oncall.sources.health import SourceHealth
 from oncall.web.console import timefmt
 from oncall.web.console.auth import RateLimiter, Signer, Tokens
-from oncall.web.console.settings import ConsoleSettings
 
 log = logs.get("oncall.console")
 HERE = Path(__file__).parent

@@ -4,6 +4,9 @@ The global settings nest these as ``http``: ``ONCALL_HTTP__REQUEST_TIMEOUT=10s``
 ``ONCALL_HTTP__KEEP_ALIVE_TIMEOUT=5s``, ``ONCALL_HTTP__MAX_CONNECTIONS=900``, or ``[http]``
 in ``oncall.toml``. Each open connection holds a file descriptor; without these bounds a
 few hundred clients that never finish a request exhaust the process's descriptors.
+
+It lives in ``config/`` beside :class:`~oncall.config.settings.Settings`, not in ``web/``: the
+web layer sits on top of the configuration (it reads the settings and the snapshot).
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 The session signing key is a secret: from ``ONCALL_CONSOLE__SECRET_KEY`` (or a systemd
 credential), else generated once and kept in the database, so several instances sharing
 the database sign alike and sessions survive restarts. It is never printed or logged.
+
+It lives in ``config/`` beside :class:`~oncall.config.settings.Settings`, not in ``web/``: the
+web layer sits on top of the configuration (it reads the settings and the snapshot).
 """
 
 from __future__ import annotations
