@@ -219,6 +219,7 @@ def explain(
 
 def _paging_preview(decision: Any, snapshot: Any, when: datetime) -> Any:
     """Who a paging decision would reach at ``when`` (overrides made on the web included)."""
+    from oncall.config.snapshot import with_stored_overrides
     from oncall.directory import SnapshotDirectory
     from oncall.escalation.preview import PagingPreview, preview_page
 
@@ -226,7 +227,7 @@ def _paging_preview(decision: Any, snapshot: Any, when: datetime) -> Any:
     if not decision.page or policy is None:
         return PagingPreview()
     store = _stored_overrides(False)
-    merged = store.merge(snapshot) if store is not None else snapshot
+    merged = with_stored_overrides(snapshot, store.live()) if store is not None else snapshot
     return preview_page(policy, SnapshotDirectory(merged), when, snapshot.desks[decision.desk].timezone)
 
 

@@ -33,7 +33,7 @@ from oncall import __version__, logs
 from oncall.alerts import AdminAlerts, coverage_gap_alerts
 from oncall.config.loader import digest, load
 from oncall.config.settings import Settings
-from oncall.config.snapshot import Snapshot
+from oncall.config.snapshot import Snapshot, with_stored_overrides
 from oncall.directory import SnapshotDirectory
 from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from oncall.escalation.alerting import AlertSeverity
@@ -113,7 +113,7 @@ class Daemon:
         # Overrides made on the web live in the database; every reader sees them merged in.
         self.overrides = StoredOverrides(self.engine)
         self._overrides_seen = self.overrides.revision()
-        self.snapshot = self.overrides.merge(self.snapshot)
+        self.snapshot = with_stored_overrides(self.snapshot, self.overrides.live())
         inner, self.transport_name = (transport, type(transport).__name__) if transport else \
             build_transport(settings)
         self.transport = CountingTransport(inner, self.metrics, on_permanent=self._permanent_failure)
@@ -358,7 +358,7 @@ class Daemon:
         """Merge the stored (web) overrides again after one was added or removed."""
         with self._reload_lock:
             self._overrides_seen = self.overrides.revision()
-            merged = self.overrides.merge(self.snapshot)
+            merged = with_stored_overrides(self.snapshot, self.overrides.live())
             changed, self.snapshot = merged is not self.snapshot, merged
         if changed:
             self.kick()
@@ -382,7 +382,7 @@ class Daemon:
                               f"one: {exc.issues[0]}" + (f" (+{len(exc.issues) - 1} more)" if len(exc.issues) > 1
                                                          else ""), now, severity=AlertSeverity.WARNING)
             return False
-        self.snapshot = self.overrides.merge(snapshot)
+        self.snapshot = with_stored_overrides(snapshot, self.overrides.live())
         self.config_digest = snapshot.digest
         self.last_reload_error = None
         self.metrics.reloads.inc()

@@ -6,7 +6,7 @@ object atomically on reload. Nothing in here reads a clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -111,3 +111,18 @@ class Snapshot:
 
     def on_call(self, schedule_id: str, t: datetime) -> tuple[str, ...]:
         return self.resolved(schedule_id).on_call(t)
+
+
+def file_overrides(snapshot: Snapshot) -> tuple[Override, ...]:
+    """The overrides written in the configuration files (whatever was merged in since)."""
+    return tuple(snapshot.items.get("overrides", ()))
+
+
+def with_stored_overrides(snapshot: Snapshot, stored: Iterable[Override]) -> Snapshot:
+    """``snapshot`` whose overrides are its files' plus ``stored`` (replacing any stored ones
+    merged before): the one merge every reader of overrides goes through (the stored ones are
+    ``oncall.schedules.stored_overrides.StoredOverrides.live()``)."""
+    merged = file_overrides(snapshot) + tuple(stored)
+    if merged == snapshot.overrides:
+        return snapshot
+    return replace(snapshot, overrides=merged, _cache={})

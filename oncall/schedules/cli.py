@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import typer
 from pydantic import ValidationError
 
+from oncall.config.snapshot import with_stored_overrides
 from oncall.errors import OncallError
 from oncall.instants import InstantError, parse_instant
 from oncall.schedules.checks import override_changes_nothing
@@ -88,7 +89,7 @@ def register(app: typer.Typer, load_snapshot: Callable[[], Any],
         with _friendly():
             snap = load_snapshot()
             store = stored_overrides(False)
-            return store.merge(snap) if store is not None else snap
+            return with_stored_overrides(snap, store.live()) if store is not None else snap
 
     @app.command()
     def who(

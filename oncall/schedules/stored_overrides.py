@@ -2,9 +2,10 @@
 
 The configuration directory is read-only to the service, so an override made on the web is a
 row in ``stored_overrides``, not a line in ``overrides.yaml``. Everything that asks who is on
-call reads one merged list: :func:`with_stored_overrides` is the single place where file and
-stored overrides meet, and the daemon's snapshot, the CLI (``who``, ``shifts``, ``override
-list``) and calendar feeds all go through it.
+call reads one merged list: ``oncall.config.snapshot.with_stored_overrides`` (over
+:meth:`StoredOverrides.live`) is the single place where file and stored overrides meet, and
+the daemon's snapshot, the CLI (``who``, ``shifts``, ``override list``) and calendar feeds all
+go through it.
 
 Rows are never deleted: a removal records who removed it and when, so the table is also the
 audit trail of web overrides. Stored ids start with ``web-`` so they cannot collide with ids
@@ -14,24 +15,34 @@ in files (``ovr-…``) and say where to remove them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, and_, func, insert, select, update
 
 from oncall import logs
 from oncall.errors import ScheduleError
 from oncall.schedules.checks import override_changes_nothing
-from oncall.schedules.models import Override
+from oncall.schedules.models import Override, Person, Schedule
 from oncall.schedules.overrides_file import new_override_id, problems_with
 from oncall.store.tables import stored_overrides
 
-if TYPE_CHECKING:
-    from oncall.config.snapshot import Snapshot
-
 log = logs.get("oncall.overrides")
 STORED_PREFIX = "web-"
+
+
+class OverrideBook(Protocol):
+    """What adding an override reads of the configuration: the snapshot, merged."""
+
+    @property
+    def people(self) -> Mapping[str, Person]: ...
+
+    @property
+    def schedules(self) -> Mapping[str, Schedule]: ...
+
+    @property
+    def overrides(self) -> tuple[Override, ...]: ...
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -43,20 +54,6 @@ class StoredOverride:
     created_at: datetime
     removed_by: str | None = None
     removed_at: datetime | None = None
-
-
-def file_overrides(snapshot: Snapshot) -> tuple[Override, ...]:
-    """The overrides written in the configuration files (whatever was merged in since)."""
-    return tuple(snapshot.items.get("overrides", ()))
-
-
-def with_stored_overrides(snapshot: Snapshot, stored: Iterable[Override]) -> Snapshot:
-    """``snapshot`` whose overrides are its files' plus ``stored`` (replacing any stored ones
-    merged before): the one merge every reader of overrides goes through."""
-    merged = file_overrides(snapshot) + tuple(stored)
-    if merged == snapshot.overrides:
-        return snapshot
-    return dataclasses.replace(snapshot, overrides=merged, _cache={})
 
 
 def is_stored(override_id: str) -> bool:
@@ -100,10 +97,7 @@ class StoredOverrides:
             total, removed = conn.execute(select(func.count(), func.count(stored_overrides.c.removed_at))).one()
         return int(total), int(removed)
 
-    def merge(self, snapshot: Snapshot) -> Snapshot:
-        return with_stored_overrides(snapshot, self.live())
-
-    def add(self, snapshot: Snapshot, *, schedule: str, person: str, replaces: str | None, start: datetime,
+    def add(self, snapshot: OverrideBook, *, schedule: str, person: str, replaces: str | None, start: datetime,
             end: datetime, reason: str | None, actor: str, now: datetime, force: bool = False) -> Override:
         """Validate as ``oncall override add`` does (unknown ids, past or empty windows, overlaps
         with any override, file or stored; one that changes nobody on call unless ``force``)

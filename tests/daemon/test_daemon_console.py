@@ -14,7 +14,7 @@ import httpx
 import pytest
 from daemon_rig import MakeRig, Rig
 
-from oncall.schedules.stored_overrides import with_stored_overrides
+from oncall.config.snapshot import with_stored_overrides
 from oncall.web.console.auth import CODE_ATTEMPTS
 from oncall.web.console.routes import build_console
 from oncall.web.console.signin import incident_link_path
