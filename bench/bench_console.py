@@ -25,6 +25,7 @@ from sqlalchemy import insert
 
 from oncall.config.loader import load
 from oncall.config.settings import Settings
+from oncall.config.snapshot import with_stored_overrides
 from oncall.directory import SnapshotDirectory
 from oncall.escalation.state import new_state, state_to_json
 from oncall.incidents.service import IncidentService
@@ -79,7 +80,7 @@ def run() -> list[Row]:
         seed(engine, INCIDENTS)
         settings = Settings(config=CONFIG, database_url=url)
         store = StoredOverrides(engine)
-        snap = store.merge(load(CONFIG, now=NOW, horizon=timedelta(days=28)))
+        snap = with_stored_overrides(load(CONFIG, now=NOW, horizon=timedelta(days=28)), store.live())
         service = IncidentService(engine, lambda: SnapshotDirectory(snap))
         deps = ConsoleDeps(service=service, snapshot=lambda: snap, engine=engine, clock=lambda: NOW,
                            settings=settings, transport=RecordingTransport(), overrides=store)
