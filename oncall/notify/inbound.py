@@ -23,12 +23,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from oncall.errors import OncallError
+from oncall.http_input import InputError, read_body
 from oncall.interfaces import InboundHandler, Now
 from oncall.notify.privacy import mask_phone
 from oncall.notify.ratecap import ReplyCap
 from oncall.notify.sms_dialogue import answer_sms
 from oncall.notify.status import machine_answered, normalise_status
-from oncall.web.input import InputError, read_body
 
 log = structlog.get_logger(__name__)
 

@@ -20,9 +20,9 @@ from starlette.routing import Route
 
 from oncall.config.snapshot import Snapshot
 from oncall.errors import IncidentError, NoSuchIncident, UnknownActor
+from oncall.http_input import InputError, parse_id, quoted, read_json
 from oncall.incidents.service import IncidentService
 from oncall.schedules.ics import shifts_ics
-from oncall.web.input import InputError, parse_id, quoted, read_json
 
 FEED_PAST = timedelta(days=7)
 FEED_FUTURE = timedelta(days=90)

@@ -1,6 +1,6 @@
 """The ASGI application: webhooks, Twilio inbound, API, calendar feeds, health and metrics.
 
-Input never answers 500: each route validates what it reads (``oncall.web.input``), and
+Input never answers 500: each route validates what it reads (``oncall.http_input``), and
 :class:`ErrorBoundary` catches whatever still escapes a route, logs it once with its
 traceback, and answers a short JSON error without one.
 """
@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from oncall import logs
+from oncall.http_input import InputError
 from oncall.metrics import Metrics
-from oncall.web.input import InputError
 
 Check = Callable[[], tuple[bool, str]]
 log = logs.get("oncall.web")

@@ -11,6 +11,9 @@ turns input into a 500. The traps they close:
   such an id cannot name a row, so it is "not found";
 - ``json.loads`` raises ``RecursionError`` (not ``ValueError``) on deeply nested arrays;
 - a body is read up to a limit, never buffered beyond it.
+
+A bottom-layer module: the web package's routes and those of Twilio's callbacks
+(``oncall.notify.inbound``) read their input through it.
 """
 
 from __future__ import annotations
