@@ -1,7 +1,13 @@
 """Telling admins: blocked phones, silent ticket sources, coverage gaps, bad reloads.
 
 Alerts go straight to the transport (they belong to no incident) and are
-de-duplicated through the cursors table, so a restart does not repeat them.
+de-duplicated through the cursors table, so a restart does not repeat them. Which address
+an admin is reached at on a channel is the channel's descriptor's to say
+(:func:`oncall.notify.channels.reachable`).
+
+A person who texts STOP, however oncall learns it (their STOP reaching us, a status callback
+or a send refused for that reason), goes through :meth:`AdminAlerts.sms_opted_out`: remembered
+once, and the admins told once.
 
 Each alert has a severity (:mod:`oncall.escalation.alerting`): a *warning* — a configuration
 or source problem — goes by SMS or e-mail and never rings a phone unless an admin asked for
@@ -22,12 +28,18 @@ from oncall.config.snapshot import Snapshot
 from oncall.errors import DeliveryError
 from oncall.escalation.alerting import AlertSeverity, with_stop_fallback
 from oncall.interfaces import Channel, Outbound, Transport
+from oncall.notify.channels import reachable
 from oncall.store.inbox import get_cursor, set_cursor
 
 log = logs.get("oncall.alerts")
 
 SMS_BLOCKED = "sms_blocked:"
 _TITLE = {AlertSeverity.WARNING: "oncall admin alert", AlertSeverity.CRITICAL: "oncall CRITICAL admin alert"}
+# What the admins read when a person opts out of SMS, by how oncall learnt it.
+STOP_TEXTED = ("{person} texted STOP: SMS pages to them are blocked until they text START; "
+               "they will be called instead.")
+STOP_REFUSED = ("SMS to {person} is refused by the carrier (they texted STOP); "
+                "they are called instead until they text START.")
 
 
 class AdminAlerts:
@@ -49,6 +61,19 @@ class AdminAlerts:
     def blocked_people(self) -> list[str]:
         return sorted(self._blocked)
 
+    def sms_opted_out(self, person_id: str, now: datetime, *, told: str = STOP_TEXTED) -> bool:
+        """``person_id`` texted STOP. Remember it, so the next page calls them at once instead
+        of failing on SMS first, and tell the admins (``told``, ``{person}`` filled in) — once
+        per episode: a second STOP, or a refusal for a phone already blocked, is the same one
+        (the alert's key has ``now``). Returns whether this was news."""
+        if self.sms_blocked(person_id):
+            return False
+        self.set_sms_blocked(person_id, True, now)
+        log.critical("sms.blocked_by_person", person=person_id)
+        self.alert(f"stop:{person_id}:{now.isoformat()}", told.format(person=person_id), now,
+                   severity=AlertSeverity.WARNING)
+        return True
+
     def alert(self, key: str, text: str, now: datetime, *,
               severity: AlertSeverity = AlertSeverity.WARNING) -> int:
         """Send ``text`` to every admin once per ``key``, by the channels each admin has for
@@ -67,11 +92,10 @@ class AdminAlerts:
                 continue
             own = [Channel(m) for m in person.contact_methods]
             channels = snapshot.notifications.alert_channels(admin, severity, own)
-            for channel in with_stop_fallback(channels, severity, self.sms_blocked(admin)):
-                address = person.email if channel is Channel.EMAIL else person.phone
-                if not address or channel not in self.transport.channels():
-                    continue
-                if channel is Channel.SMS and self.sms_blocked(person.id):
+            blocked = self.sms_blocked(admin)
+            for channel in with_stop_fallback(channels, severity, blocked):
+                address = reachable(person, channel, sms_blocked=blocked)
+                if address is None or channel not in self.transport.channels():
                     continue
                 try:
                     self.transport.send(Outbound(

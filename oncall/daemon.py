@@ -30,7 +30,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from oncall import __version__, logs
-from oncall.alerts import AdminAlerts, coverage_gap_alerts
+from oncall.alerts import STOP_REFUSED, AdminAlerts, coverage_gap_alerts
 from oncall.config.loader import digest, load
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot, with_stored_overrides
@@ -42,8 +42,9 @@ from oncall.faults import checkpoint_from_env
 from oncall.inbound_adapter import ServiceInbound
 from oncall.incidents.service import FAILED_STATUSES, IncidentService
 from oncall.intake import Intake, Outcome
-from oncall.interfaces import Channel, Clock, Outbound, Transport
+from oncall.interfaces import Clock, Outbound, Transport
 from oncall.metrics import Metrics
+from oncall.notify.channels import quiet_channels, reachable, texted_stop
 from oncall.notify.composite import CountingTransport, build_transport
 from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
 from oncall.schedules.stored_overrides import StoredOverrides
@@ -66,7 +67,6 @@ from oncall.web.server import ConnectionStats, connection_budget, guarded_protoc
 from oncall.writeback_feed import WriteBackFeed
 
 log = logs.get("oncall.daemon")
-SMS_UNSUBSCRIBED = 21610
 INTAKE_BATCH = 25  # stored tickets processed between two runs of the escalation runner
 SHUTDOWN_BUDGET = 8.0  # seconds to finish in-flight work after SIGTERM (systemd allows 20)
 
@@ -184,16 +184,10 @@ class Daemon:
                                               desk.name or desk.id if desk else d.desk, self.clock.now())
 
     def _permanent_failure(self, message: Outbound, exc: PermanentDeliveryError) -> None:
-        """Twilio 21610 at send time: the person texted STOP. Remember it, so the next page
-        goes by voice at once instead of failing on SMS first, and tell the admins."""
-        if message.channel is Channel.SMS and exc.code == SMS_UNSUBSCRIBED and \
-                not self.alerts.sms_blocked(message.person_id):
-            now = self.clock.now()
-            self.alerts.set_sms_blocked(message.person_id, True, now)
-            self.alerts.alert(f"stop:{message.person_id}:{now.isoformat()}",
-                              f"SMS to {message.person_id} is refused by the carrier (they texted STOP); "
-                              "they are called instead until they text START.", now,
-                              severity=AlertSeverity.WARNING)
+        """A send refused because the person texted STOP: remembered, so the next page calls them
+        at once instead of failing on SMS first, and the admins told."""
+        if texted_stop(exc, message.channel):
+            self.alerts.sms_opted_out(message.person_id, self.clock.now(), told=STOP_REFUSED)
 
     def _webhook_answered(self, source: str, status: int) -> None:
         self.metrics.webhook_requests.labels(source, str(status)).inc()
@@ -418,7 +412,9 @@ class Daemon:
                 log.warning("deadman.ping_failed", error=str(exc))
 
     def handoff_notices(self) -> int:
-        """Text each person shortly before their shift starts (once per shift)."""
+        """Tell each person shortly before their shift starts (once per shift), by the first
+        channel that never rings they can be reached on: a text, else (no phone, or they texted
+        STOP) an e-mail."""
         if not self.settings.handoff_notices:
             return 0
         now = self.clock.now()
@@ -429,14 +425,16 @@ class Daemon:
             for h in upcoming_handoffs(snap.resolved(sid), (), now, now + window):
                 key = f"handoff:{sid}:{h.person}:{h.start.astimezone(UTC).isoformat()}"
                 person = snap.people.get(h.person)
-                if person is None or not person.phone or get_cursor(self.engine, key) is not None:
+                if person is None or get_cursor(self.engine, key) is not None:
                     continue
+                blocked = self.alerts.sms_blocked(person.id)
+                reach = next(((c, a) for c in quiet_channels()
+                              if (a := reachable(person, c, sms_blocked=blocked)) is not None), None)
+                if reach is None:
+                    continue
+                channel, address = reach
                 set_cursor(self.engine, key, now.isoformat(), now)
                 text_ = f"oncall {schedule.name or sid}: " + handoff_text(h, schedule.timezone)
-                channel = Channel.SMS if not self.alerts.sms_blocked(person.id) else Channel.EMAIL
-                address = person.phone if channel is Channel.SMS else person.email
-                if not address:
-                    continue
                 try:
                     self.transport.send(Outbound(key=key.replace(":", "-")[:100], channel=channel, to=address,
                                                  person_id=person.id, incident_ids=(), text=text_))

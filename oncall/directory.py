@@ -41,6 +41,7 @@ class SnapshotDirectory:
             person_id=person.id,
             phone=person.phone,
             email=person.email,
+            addresses=person.addresses,
             methods=tuple(Channel(m) for m in person.contact_methods),
             sms_blocked=self._sms_blocked(person.id),
         )

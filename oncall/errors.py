@@ -14,6 +14,7 @@
     │   └── SignatureError           an inbound request is not authentic
     └── DeliveryError                a notification could not be handed to a transport
         └── PermanentDeliveryError   retrying will not help (invalid number, unsubscribed)
+            └── AddressOptedOut      the recipient told the provider to stop (texted STOP)
 
 A user never sees a traceback for a mistake in their input: the CLI and the HTTP
 layer catch ``OncallError`` and print / return its message.
@@ -107,3 +108,11 @@ class PermanentDeliveryError(DeliveryError):
     def __init__(self, message: str, *, code: int | None = None) -> None:
         self.code = code
         super().__init__(message)
+
+
+class AddressOptedOut(PermanentDeliveryError):
+    """The recipient has opted out of messages from us at this address (e.g. texted STOP).
+
+    A transport raises it in place of its provider's error code, so that nothing outside the
+    transport knows provider codes. Nothing gets through until the recipient opts back in.
+    """

@@ -11,7 +11,6 @@ from oncall import logs
 from oncall.alerts import AdminAlerts
 from oncall.directory import SnapshotDirectory
 from oncall.errors import IncidentError
-from oncall.escalation.alerting import AlertSeverity
 from oncall.incidents.model import Incident
 from oncall.incidents.service import IncidentService
 from oncall.notify.messages import status_line
@@ -104,22 +103,14 @@ class ServiceInbound:
             return None
 
     def set_sms_blocked(self, person_id: str, blocked: bool, now: datetime) -> None:
-        # A second STOP, or a 21610 status callback for a phone already blocked, is the same
-        # episode: alert admins once per block, not once per message (the alert key has `now`).
-        already = self.alerts.sms_blocked(person_id)
-        self.alerts.set_sms_blocked(person_id, blocked, now)
-        if blocked and already:
-            return
         if blocked:
-            log.critical("sms.blocked_by_person", person=person_id)
-            self.alerts.alert(f"stop:{person_id}:{now.isoformat()}",
-                              f"{person_id} texted STOP: SMS pages to them are blocked until they text START; "
-                              "they will be called instead.", now, severity=AlertSeverity.WARNING)
+            self.alerts.sms_opted_out(person_id, now)
         else:
+            self.alerts.set_sms_blocked(person_id, False, now)
             log.warning("sms.unblocked_by_person", person=person_id)
 
     def delivery_status(self, *, key: str, provider_id: str | None, status: str, error_code: int | None,
-                        answered_by: str | None, now: datetime) -> None:
+                        answered_by: str | None, now: datetime, opted_out: bool = False) -> None:
         with self.engine.connect() as conn:
             sent = conn.execute(select(notifications.c.provider_id, notifications.c.channel).where(
                 notifications.c.message_key == key).limit(1)).first()
@@ -129,10 +120,11 @@ class ServiceInbound:
             log.warning("status.unknown_message", key=key, status=status)
             return
         changed = self.service.delivery_status(provider_id, status,
-                                               str(error_code) if error_code is not None else None, now)
+                                               str(error_code) if error_code is not None else None, now,
+                                               opted_out=opted_out)
         if changed and sent is not None and self.on_outcome is not None:
             self.on_outcome(str(sent.channel), status, error_code)
-        if error_code == 21610:
+        if opted_out:
             person = self._by_key(key)[1] if key else None
             if person:
                 self.set_sms_blocked(person, True, now)

@@ -11,17 +11,21 @@ Each is a :class:`typing.Protocol`: the real implementation is wired by the daem
   pollers, ``oncall.sources``) need from the store: a durable inbox and poller cursors.
 - :class:`InboundHandler` — what Twilio's inbound routes (``oncall.notify.inbound``) need
   from the incident service: acknowledgements, escalations, delivery status.
+- :class:`Channel` — a channel's name. What each channel is (its addresses, limits, transport)
+  is the channel registry's, :mod:`oncall.notify.channels`, which registers the names here.
 
 The bottom layer: this module imports nothing from oncall but :mod:`oncall.tickets`' model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 if TYPE_CHECKING:
     from oncall.tickets import Ticket
@@ -39,10 +43,100 @@ Now: TypeAlias = Callable[[], datetime]
 """A clock's ``now`` handed over alone (``clock.now``), for code that only reads the time."""
 
 
-class Channel(StrEnum):
-    SMS = "sms"
-    VOICE = "voice"
-    EMAIL = "email"
+def one_of(names: Iterable[str]) -> str:
+    """``'sms', 'voice' or 'email'``: choices worded as pydantic words an enum's."""
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+_CHANNEL_NAMES: dict[str, Channel] = {}
+
+
+class _ChannelNames(type):
+    """Iterating :class:`Channel` yields the registered channels, in registration order."""
+
+    def __iter__(cls) -> Iterator[Channel]:
+        return iter(tuple(_CHANNEL_NAMES.values()))
+
+    def __len__(cls) -> int:
+        return len(_CHANNEL_NAMES)
+
+    def __contains__(cls, name: object) -> bool:
+        return isinstance(name, str) and name in _CHANNEL_NAMES
+
+
+class Channel(str, metaclass=_ChannelNames):
+    """A registered channel's name: a ``str`` ("sms") that compares, hashes, serialises and is
+    stored as its name, one object per name (``channel is Channel.SMS`` holds), iterable like
+    an enum (``frozenset(Channel)`` is every registered channel). ``Channel("sms")`` is
+    :attr:`Channel.SMS`; a name not registered raises ValueError, and in a configuration model
+    is a validation error listing the registered names (read when validated, and when the
+    schema is generated)."""
+
+    __slots__ = ()
+
+    SMS: ClassVar[Channel]
+    VOICE: ClassVar[Channel]
+    EMAIL: ClassVar[Channel]
+
+    def __new__(cls, name: str) -> Channel:
+        found = _CHANNEL_NAMES.get(name)
+        if found is None:
+            raise ValueError(f"unknown channel {name!r}: one of {', '.join(_CHANNEL_NAMES)}")
+        return found
+
+    @property
+    def value(self) -> str:
+        """The name as a plain ``str``, as an enum member's value."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Channel({self.value!r})"
+
+    def __reduce__(self) -> tuple[type[Channel], tuple[str]]:
+        return Channel, (self.value,)
+
+    def __copy__(self) -> Channel:
+        return self
+
+    def __deepcopy__(self, _memo: object) -> Channel:
+        return self
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate_channel, serialization=core_schema.plain_serializer_function_ser_schema(
+                str.__str__, when_used="json"))
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _schema: core_schema.CoreSchema,
+                                     _handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": list(_CHANNEL_NAMES)}
+
+
+def _validate_channel(value: object) -> Channel:
+    if isinstance(value, str) and value in _CHANNEL_NAMES:
+        return _CHANNEL_NAMES[value]
+    raise PydanticCustomError("enum", "Input should be {expected}", {"expected": one_of(_CHANNEL_NAMES)})
+
+
+def add_channel_name(name: str) -> Channel:
+    """Make ``name`` a channel's name. For the channel registry
+    (:func:`oncall.notify.channels.register_channel`), which checks the name first."""
+    if name in _CHANNEL_NAMES:
+        raise ValueError(f"channel {name!r} is registered already")
+    _CHANNEL_NAMES[name] = channel = str.__new__(Channel, name)
+    return channel
+
+
+def remove_channel_name(name: str) -> None:
+    """Forget a channel's name. For the channel registry only."""
+    _CHANNEL_NAMES.pop(name, None)
+
+
+Channel.SMS = add_channel_name("sms")
+Channel.VOICE = add_channel_name("voice")
+Channel.EMAIL = add_channel_name("email")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,10 +275,13 @@ class InboundHandler(Protocol):
 
     def delivery_status(self, *, key: str, provider_id: str | None, status: str,
                         error_code: int | None, answered_by: str | None,
-                        now: datetime) -> None:
+                        now: datetime, opted_out: bool = False) -> None:
         """A status callback. ``status`` is normalised (see ``notify.status.normalise_status``):
         delivered · sent · failed · undelivered · no-answer · busy · completed ·
         canceled (and intermediate queued/ringing/in-progress…). A call answered by a
-        machine arrives as ``no-answer``. Raises only on storage failure (the callback is
-        then answered 500 and Twilio retries it)."""
+        machine arrives as ``no-answer``. ``opted_out``: the provider says the recipient
+        texted STOP — what a transport raises as :class:`oncall.errors.AddressOptedOut` at
+        send time; ``error_code`` is the provider's, for metrics and the audit log only.
+        Raises only on storage failure (the callback is then answered 500 and Twilio retries
+        it)."""
         ...

@@ -11,7 +11,8 @@ by the admin's own contact methods, a call included. Per admin, in ``notificatio
       dana: {warning: [email], critical: [sms, voice]}
 
 Each list is tried in order until one channel delivers; channels the admin has no address
-for are skipped.
+for are skipped. Which channels ring, and which one takes over for an admin who texted STOP,
+are the channels' descriptors' to say (:mod:`oncall.notify.channels`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import BeforeValidator
 from oncall.fields import Model, one_or_many
 from oncall.findings import Finding
 from oncall.interfaces import Channel
+from oncall.notify.channels import CHANNELS, Addressable, after_stop, quiet_channels
 
 
 class AlertSeverity(StrEnum):
@@ -32,7 +34,8 @@ class AlertSeverity(StrEnum):
     CRITICAL = "critical"  # paging is broken: may call
 
 
-DEFAULT_WARNING_CHANNELS = (Channel.SMS, Channel.EMAIL)
+# The channels that never ring (sms, email): a warning must not wake anyone unless asked.
+DEFAULT_WARNING_CHANNELS = quiet_channels()
 
 
 def _one_or_many_or_none(value: object) -> object:
@@ -60,27 +63,20 @@ class AdminAlertChannels(Model):
 def with_stop_fallback(channels: tuple[Channel, ...], severity: AlertSeverity,
                        sms_blocked: bool) -> tuple[Channel, ...]:
     """An admin who texted STOP is called instead of texted, for critical alerts only."""
-    if (severity is AlertSeverity.CRITICAL and sms_blocked and Channel.SMS in channels
-            and Channel.VOICE not in channels):
-        return (*channels, Channel.VOICE)
-    return channels
+    if severity is not AlertSeverity.CRITICAL or not sms_blocked:
+        return channels
+    return (*channels, *(c for c in after_stop(channels) if c not in channels))
 
 
-class Reachable(Protocol):
+class Reachable(Addressable, Protocol):
     """What the checks need of a person (:class:`oncall.schedules.models.Person`)."""
-
-    @property
-    def phone(self) -> str | None: ...
-
-    @property
-    def email(self) -> str | None: ...
 
     @property
     def contact_methods(self) -> tuple[str, ...]: ...
 
 
 def has_address(person: Reachable, channel: Channel) -> bool:
-    return bool(person.email if channel is Channel.EMAIL else person.phone)
+    return CHANNELS[channel].address_of(person) is not None
 
 
 def check_admin_alerts(admins: tuple[str, ...], admin_alerts: Mapping[str, AdminAlertChannels],
@@ -107,10 +103,10 @@ def check_admin_alerts(admins: tuple[str, ...], admin_alerts: Mapping[str, Admin
             if explicit:
                 for channel in channels:
                     if not has_address(person, channel):
-                        need = "an email" if channel is Channel.EMAIL else "a phone"
+                        spec = CHANNELS[channel]
                         findings.append(Finding(path=(*here, admin, severity.value), message=(
                             f"admin_alerts: {admin!r} gets {severity} alerts by {channel} but "
-                            f"has no {need.split()[1]}")))
+                            f"has no {spec.address_field or spec.address_noun}")))
             elif channels and not any(has_address(person, c) for c in channels):
                 findings.append(Finding(path=("notifications", "admins", i), severity="warning",
                                         message=(f"admin {admin!r} cannot be told of {severity} "

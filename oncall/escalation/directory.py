@@ -7,6 +7,7 @@ The engine never imports the schedule models: the daemon implements
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -14,27 +15,28 @@ from typing import Protocol
 from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.policy import EscalationPolicy
 from oncall.interfaces import Channel
+from oncall.notify.channels import CHANNELS, Addresses, reachable
 
 
 @dataclass(frozen=True, kw_only=True)
 class Contact:
-    """How a person can be reached. ``methods`` is their own preferred order."""
+    """How a person can be reached. ``methods`` is their own preferred order. Which address
+    a channel takes, and whether STOP blocks it, is the channel's descriptor's to say
+    (:mod:`oncall.notify.channels`): ``phone`` (E.164) carries sms and voice, ``email``
+    e-mail, ``addresses`` any other channel's address by its name."""
 
     person_id: str
-    phone: str | None = None  # E.164
+    phone: str | None = None
     email: str | None = None
+    addresses: Mapping[str, str] = Addresses()
     methods: tuple[Channel, ...] = ()
-    sms_blocked: bool = False  # the person texted STOP to our number (Twilio 21610)
+    sms_blocked: bool = False  # the person texted STOP to our number
 
     def can_use(self, channel: Channel) -> bool:
-        if channel is Channel.SMS:
-            return bool(self.phone) and not self.sms_blocked
-        if channel is Channel.VOICE:
-            return bool(self.phone)
-        return bool(self.email)
+        return reachable(self, channel, sms_blocked=self.sms_blocked) is not None
 
     def address(self, channel: Channel) -> str | None:
-        return self.email if channel is Channel.EMAIL else self.phone
+        return CHANNELS[channel].address_of(self)
 
 
 class Directory(Protocol):

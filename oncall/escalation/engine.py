@@ -33,15 +33,11 @@ from oncall.escalation.state import (
     WakeAt,
 )
 from oncall.interfaces import Channel
+from oncall.notify.channels import after_stop
 
 # A policy that repeats forever but reaches nobody in a whole round retries after this.
 EMPTY_ROUND_RETRY = timedelta(minutes=5)
-
-_MODE_CHANNELS = {
-    ContactMode.SMS: (Channel.SMS,),
-    ContactMode.VOICE: (Channel.VOICE,),
-    ContactMode.BOTH: (Channel.SMS, Channel.VOICE),
-}
+BOTH = (Channel.SMS, Channel.VOICE)  # contact: both
 
 
 def resolve_targets(targets: Sequence[Target], directory: Directory, t: datetime) -> tuple[
@@ -59,23 +55,25 @@ def resolve_targets(targets: Sequence[Target], directory: Directory, t: datetime
     return tuple(people)
 
 
-def plan_channels(contact: Contact, mode: ContactMode) -> tuple[tuple[Channel, ...], ...]:
+def plan_channels(contact: Contact, mode: ContactMode | Channel) -> tuple[tuple[Channel, ...], ...]:
     """The waves of channels to try for one person, in order.
 
-    ``own`` walks the person's own methods one by one. ``sms``/``voice``/``both``
-    start with those channels and fall back to the person's other methods. A person
-    who blocked our texts (STOP) is called instead: a text they cannot receive must
-    not end their escalation.
+    ``own`` walks the person's own methods one by one. A channel (``sms``, ``voice``,
+    ``email``…) or ``both`` (sms and voice) starts with those channels and falls back to
+    the person's other methods. A person who blocked our texts (STOP) is reached by the
+    channel that takes over (a call): a text they cannot receive must not end their
+    escalation.
     """
     if mode is ContactMode.OWN:
         waves: list[tuple[Channel, ...]] = [(m,) for m in contact.methods if contact.can_use(m)]
     else:
-        first = tuple(c for c in _MODE_CHANNELS[mode] if contact.can_use(c))
+        wanted = BOTH if mode is ContactMode.BOTH else (Channel(mode),)
+        first = tuple(c for c in wanted if contact.can_use(c))
         waves = [first] if first else []
         waves += [(m,) for m in contact.methods if m not in first and contact.can_use(m)]
     used = {c for w in waves for c in w}
-    if contact.sms_blocked and Channel.VOICE not in used and contact.can_use(Channel.VOICE):
-        waves.append((Channel.VOICE,))
+    if contact.sms_blocked:
+        waves += [(c,) for c in after_stop() if c not in used and contact.can_use(c)]
     return tuple(waves)
 
 
@@ -167,10 +165,11 @@ def _delivery_failed(state: IncidentState, event: DeliveryFailed, policy: Escala
         wave = cursor.waves[cursor.wave]
         if event.channel not in wave or event.channel in cursor.failed:
             return state
-        if event.sms_blocked and all(Channel.VOICE not in w for w in cursor.waves):
+        if event.sms_blocked:
             contact = directory.contact(cursor.person_id)
-            if contact is not None and contact.can_use(Channel.VOICE):
-                cursor = replace(cursor, waves=(*cursor.waves, (Channel.VOICE,)))
+            instead = [c for c in after_stop() if all(c not in w for w in cursor.waves)
+                       and contact is not None and contact.can_use(c)]
+            cursor = replace(cursor, waves=(*cursor.waves, *((c,) for c in instead)))
         failed = (*cursor.failed, event.channel)
         if set(failed) < set(wave):
             cursors[i] = replace(cursor, failed=failed)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from oncall.interfaces import Channel
+from oncall.notify.channels import CHANNELS
 from oncall.notify.messages import PageSummary, bundle_sms, page_sms, voice_script
 
 SMS_LIMIT = 160
@@ -34,8 +35,9 @@ def _summary(page: PageSubject) -> PageSummary:
 
 def page_text(page: PageSubject, channel: Channel = Channel.SMS) -> str:
     """SMS: ``URGENT #3 acme: Production down (ticket T-1001). Reply 3a ack, 3e escalate``
-    (one GSM-7 segment where it can); voice: the script a call reads, with the keys to press."""
-    if channel is Channel.VOICE:
+    (one GSM-7 segment where it can), and the same wording on every channel that is not read
+    aloud; voice (a spoken channel): the script a call reads, with the keys to press."""
+    if CHANNELS[channel].spoken:
         return voice_script(page.priority, page.customer or "a customer", page.subject or "no subject",
                             page.ticket_id)
     return page_sms(page.short_code, page.priority, page.customer or "", page.subject, page.ticket_id)
@@ -46,7 +48,7 @@ def bundle_text(pages: list[PageSubject], channel: Channel = Channel.SMS) -> str
     if len(pages) == 1:
         return page_text(pages[0], channel)
     ordered = sorted(pages, key=lambda p: p.incident_id)
-    if channel is Channel.VOICE:
+    if CHANNELS[channel].spoken:
         oldest = ordered[0]
         return (f"{len(pages)} new incidents. The oldest: "
                 + voice_script(oldest.priority, oldest.customer or "a customer", oldest.subject or "no subject",
@@ -71,7 +73,9 @@ def alert_text(note: str, page: PageSubject) -> str:
 
 def gate(last_sent: datetime | None, min_interval: timedelta, now: datetime) -> datetime | None:
     """None when a message to this person on this channel may go out now; otherwise
-    the earliest instant it may (the storm limit)."""
+    the earliest instant it may (the storm limit). ``min_interval`` is the channel's
+    limit: ``notifications.<channel>`` or else its descriptor's default (see
+    :meth:`oncall.escalation.policy.NotificationSettings.min_interval`)."""
     if last_sent is None or now >= last_sent + min_interval:
         return None
     return last_sent + min_interval

@@ -7,7 +7,7 @@
       - id: primary
         steps:
           - targets: [{schedule: primary}]
-            contact: own          # sms | voice | both | own
+            contact: own          # a channel (sms, voice, email…) | both | own
             delay: 15m
         repeat: 2                 # extra rounds after the first, or "forever"
         notify_admins_when_exhausted: true
@@ -15,9 +15,12 @@
       admins: [alice, bob]
       admin_alerts:               # optional, per admin: channels tried in order per severity
         bob: {warning: [email], critical: [sms, voice]}
-      sms: {min_interval: 2m}
+      sms: {min_interval: 2m}     # a storm limit per channel; its descriptor's default else
 
-How admins are told about problems, per severity: :mod:`oncall.escalation.alerting`.
+Which channels there are is the channel registry's (:mod:`oncall.notify.channels`): a step's
+contact and a storm limit name any registered channel, and an unknown one is a configuration
+error naming the known ones. How admins are told about problems, per severity:
+:mod:`oncall.escalation.alerting`.
 """
 
 from __future__ import annotations
@@ -25,21 +28,65 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from oncall.escalation.alerting import AdminAlertChannels, AlertSeverity
-from oncall.fields import Duration, Model, one_or_many
+from oncall.fields import Duration, Model, format_duration, one_or_many
 from oncall.findings import Finding
-from oncall.interfaces import Channel
+from oncall.interfaces import Channel, one_of
+from oncall.notify.channels import CHANNELS
 
 
 class ContactMode(StrEnum):
-    SMS = "sms"
-    VOICE = "voice"
-    BOTH = "both"
+    """A step's contact when it is not one channel's name."""
+
+    BOTH = "both"  # sms and voice together
     OWN = "own"  # the person's own ordered contact methods, one after another
+
+
+_MODES = {m.value: m for m in ContactMode}
+
+
+def _step_contact(value: object) -> ContactMode | Channel:
+    if isinstance(value, ContactMode):
+        return value
+    if isinstance(value, str):
+        if value in _MODES:
+            return _MODES[value]
+        if value in Channel:
+            return Channel(value)
+    raise PydanticCustomError("enum", "Input should be {expected}",
+                              {"expected": one_of([*(c.value for c in Channel), *_MODES])})
+
+
+class _StepContactSchema:
+    """A step's contact: a registered channel's name, both or own — read from the registry when
+    a step is validated and when the schema is generated."""
+
+    def __get_pydantic_core_schema__(self, _source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _step_contact, serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda v: str(v), when_used="json"))
+
+    def __get_pydantic_json_schema__(self, _schema: core_schema.CoreSchema,
+                                     _handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": [*(c.value for c in Channel), *_MODES]}
+
+
+StepContact = Annotated[ContactMode | Channel, _StepContactSchema()]
 
 
 _TARGET_KINDS = ("schedule", "person", "schedule_members")
@@ -85,8 +132,9 @@ class Step(Model):
 
     targets: tuple[Target, ...] = Field(min_length=1)
     """Who is notified: {schedule: id}, {person: id} or {schedule_members: id}, one or a list."""
-    contact: ContactMode = ContactMode.OWN
-    """How: sms, voice, both, or own (each person's contact_methods, in order)."""
+    contact: StepContact = ContactMode.OWN
+    """How: a channel (sms, voice, email…) then the person's other methods, both (sms and voice
+    together), or own (each person's contact_methods, in order)."""
     delay: Duration = timedelta(minutes=15)
     """How long to wait for an acknowledgement before the next step."""
 
@@ -139,17 +187,14 @@ class ChannelLimit(Model):
 class NotificationSettings(Model):
     """Who hears about problems, and how often one person may be texted, called or mailed."""
 
+    # Every other key is a channel's storm limit (sms: {min_interval: 2m}), by the registry's
+    # names; a channel without one has its descriptor's default.
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, ChannelLimit] = Field(init=False)
+
     admins: tuple[str, ...] = ()
     """People's ids: told about exhausted policies, blocked phones, silent sources, coverage
     gaps and refused reloads."""
-    # Defaults are for people who sleep through the first call: texts two minutes
-    # apart, calls five minutes apart, everything in between is bundled.
-    sms: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=2))
-    """Storm limit for text messages."""
-    voice: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=5))
-    """Storm limit for calls."""
-    email: ChannelLimit = ChannelLimit(min_interval=timedelta(minutes=1))
-    """Storm limit for e-mail."""
     admin_alerts: Mapping[str, AdminAlertChannels] = {}
     """Per admin (person id): the channels of warning and critical alerts, e.g.
     {dana: {warning: [email], critical: [sms, voice]}}; absent: warnings by sms, else email,
@@ -160,6 +205,34 @@ class NotificationSettings(Model):
     def _admins(cls, v: object) -> object:
         return one_or_many(v)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _limits_name_channels(cls, data: Any,
+                              handler: ModelWrapValidatorHandler[NotificationSettings]) -> NotificationSettings:
+        """A key that is neither a field nor a registered channel is unknown, as in any section."""
+        if isinstance(data, Mapping):
+            unknown = [k for k in data if k not in cls.model_fields and k not in Channel]
+            if unknown:
+                raise ValidationError.from_exception_data(cls.__name__, [
+                    InitErrorDetails(type="extra_forbidden", loc=(str(k),), input=data[k]) for k in unknown])
+        return handler(data)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        """A property per channel registered when the schema is generated, with its default."""
+        json_schema = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        limit = target.get("additionalProperties")
+        if isinstance(limit, dict):
+            for channel in Channel:
+                spec = CHANNELS[channel]
+                target.setdefault("properties", {})[channel.value] = {
+                    **limit, "default": {"min_interval": format_duration(spec.default_min_interval)},
+                    "description": f"Storm limit for {spec.messages}."}
+        target["additionalProperties"] = False
+        return json_schema
+
     def alert_channels(self, admin: str, severity: AlertSeverity,
                        own: Iterable[Channel]) -> tuple[Channel, ...]:
         """The channels ``admin`` is told ``severity`` alerts by, in order; ``own`` are the
@@ -167,9 +240,10 @@ class NotificationSettings(Model):
         return (self.admin_alerts.get(admin) or AdminAlertChannels()).channels(severity, own)
 
     def min_interval(self, channel: Channel) -> timedelta:
-        return {Channel.SMS: self.sms, Channel.VOICE: self.voice, Channel.EMAIL: self.email}[
-            channel
-        ].min_interval
+        """At least this long between two messages to one person on ``channel``: its limit
+        here, else its descriptor's default."""
+        configured = (self.model_extra or {}).get(channel)
+        return configured.min_interval if configured is not None else CHANNELS[channel].default_min_interval
 
 
 def policy_schedule_ids(policies: Iterable[EscalationPolicy]) -> frozenset[str]:

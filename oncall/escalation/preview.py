@@ -21,7 +21,7 @@ from oncall.escalation.engine import step
 from oncall.escalation.policy import EscalationPolicy
 from oncall.escalation.state import Notify, Record, new_state
 from oncall.interfaces import Channel
-from oncall.notify.privacy import mask_address
+from oncall.notify.channels import CHANNELS
 
 # What the engine records about a step that reaches nobody, or a policy that ends.
 _TOLD = ("step_skipped", "person_unreachable", "exhausted", "admin_unreachable")
@@ -88,7 +88,7 @@ def preview_page(policy: EscalationPolicy, directory: Directory, now: datetime,
                 contact = directory.contact(a.person_id)
                 address = contact.address(a.channel) if contact else None
                 found.append(WouldPage(person=a.person_id, channel=a.channel, at=at,
-                                       to=mask_address(address) if address else "-"))
+                                       to=CHANNELS[a.channel].mask(address) if address else "-"))
         return tuple(found)
 
     return PagingPreview(

@@ -51,12 +51,12 @@ from oncall.escalation.state import (
 )
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
+from oncall.notify.channels import texted_stop
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
 SENDERS = 8  # messages handed to the transport at the same time
 MAX_PASSES = 5  # failovers produce new due work; a few passes settle it
-SMS_BLOCKED_CODE = 21610
 
 
 @dataclass
@@ -352,7 +352,7 @@ class Runner:
             if error is not None and r.purpose == "page":
                 failure = DeliveryFailed(person_id=r.person_id, channel=Channel(r.channel),
                                          round=r.round, step=r.step, reason=str(error),
-                                         sms_blocked=code == SMS_BLOCKED_CODE)
+                                         sms_blocked=texted_stop(error, r.channel))
                 feed_failure(conn, r.incident_id, failure, now)
 
     # ---- recovery -----------------------------------------------------------------

@@ -77,7 +77,7 @@ class DeliveryFailed:
     round: int
     step: int
     reason: str
-    sms_blocked: bool = False  # Twilio 21610: the person texted STOP
+    sms_blocked: bool = False  # the person texted STOP (the transport said AddressOptedOut)
 
 
 Event = Ack | Escalate | Resolve | Cancel | DeliveryFailed

@@ -197,9 +197,12 @@ class IncidentService:
     # ---- delivery feedback --------------------------------------------------------
 
     def delivery_status(self, provider_id: str, status: str, error_code: str | None,
-                        now: datetime) -> int:
+                        now: datetime, *, opted_out: bool = False) -> int:
         """A provider status callback. Failures (undelivered SMS, unanswered call)
-        make the person's next contact method go out at once. Returns rows changed."""
+        make the person's next contact method go out at once; ``opted_out`` (the person
+        texted STOP, as the transport reported it) also makes the engine call them instead
+        and tell the admins. ``error_code`` is the provider's, kept for the audit log.
+        Returns rows changed."""
         word = status.strip().lower()
         with self.engine.begin() as conn:
             rows = conn.execute(select(notifications).where(
@@ -227,7 +230,7 @@ class IncidentService:
                     feed_failure(conn, r.incident_id, DeliveryFailed(
                         person_id=r.person_id, channel=Channel(r.channel), round=r.round,
                         step=r.step, reason=word + (f" ({error_code})" if error_code else ""),
-                        sms_blocked=error_code == "21610"), now)
+                        sms_blocked=opted_out), now)
         if new_status == repo.FAILED:
             self.on_change()
         return len(ids)

@@ -1,7 +1,8 @@
 """Choosing transports from settings, and routing each channel to the right one.
 
-Twilio carries SMS and voice when configured; SMTP carries e-mail when configured;
-without Twilio credentials every page is printed by the console transport.
+Which transport carries a channel is the channel's descriptor's to say (:mod:`.channels`):
+Twilio carries SMS and voice when configured, SMTP e-mail; with none configured every page
+is printed by the console transport.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from oncall.errors import PermanentDeliveryError
 from oncall.interfaces import Channel, Outbound, SendResult, Transport
 from oncall.metrics import Metrics
+from oncall.notify.channels import CHANNELS, TransportFactory
 
 
 class ChannelRouter:
@@ -37,26 +39,31 @@ class ChannelRouter:
 
 
 def build_transport(settings: Any) -> tuple[Transport, str]:
-    """(transport, description for the banner) from the process settings."""
+    """(transport, description for the banner) from the process settings.
+
+    Each registered channel's ``transport`` builds what carries it (channels built by one
+    function share one transport); without any, every page is printed by the console.
+    """
     from oncall.notify.console import ConsoleTransport
 
     routes: dict[Channel, Transport] = {}
-    words: list[str] = []
-    if settings.twilio.configured:
-        from oncall.notify.twilio_transport import TwilioTransport
-
-        twilio = TwilioTransport(settings.twilio, settings.public_url)
-        for channel in twilio.channels():
-            routes[channel] = twilio
-        words.append(f"twilio ({', '.join(sorted(c.value for c in twilio.channels()))})")
-    if settings.smtp.configured:
-        from oncall.notify.smtp import SmtpTransport
-
-        routes[Channel.EMAIL] = SmtpTransport(settings.smtp)
-        words.append("smtp (email)")
+    built: dict[TransportFactory, Transport | None] = {}
+    for channel in Channel:
+        make = CHANNELS[channel].transport
+        if make is None:
+            continue
+        if make not in built:
+            built[make] = make(settings)
+        transport = built[make]
+        if transport is not None and channel in transport.channels():
+            routes[channel] = transport
     if not routes:
         console = ConsoleTransport()
         return console, "console — pages are PRINTED HERE, not sent (no Twilio credentials)"
+    words = []
+    for transport in {id(t): t for t in routes.values()}.values():  # each once, in order
+        served = sorted(c.value for c, t in routes.items() if t is transport)
+        words.append(f"{transport.name} ({', '.join(served)})")
     return ChannelRouter(routes), " + ".join(words)
 
 

@@ -17,7 +17,7 @@ import structlog
 
 from oncall import logs
 from oncall.interfaces import Channel, Outbound, SendResult
-from oncall.notify.privacy import mask_address
+from oncall.notify.channels import CHANNELS
 
 log = structlog.get_logger(__name__)
 _RULE = "=" * 64
@@ -34,26 +34,27 @@ class ConsoleTransport:
         self._lock = threading.Lock()
 
     def channels(self) -> frozenset[Channel]:
-        return frozenset({Channel.SMS, Channel.VOICE, Channel.EMAIL})
+        return frozenset(Channel)  # every registered channel
 
     def send(self, message: Outbound) -> SendResult:
         stream = self._stream or sys.stdout
+        spec = CHANNELS[message.channel]
         incidents = ", ".join(f"#{i}" for i in message.incident_ids) or "-"
         with self._lock:
             provider_id = f"console-{next(self._counter)}"
             lines = [
                 _RULE,
                 f"PAGE ({message.channel}) to {message.person_id} "
-                f"<{mask_address(message.to)}>  incidents {incidents}  [{provider_id}]",
+                f"<{spec.mask(message.to)}>  incidents {incidents}  [{provider_id}]",
             ]
-            if message.subject and message.channel is Channel.EMAIL:
+            if message.subject and spec.subject:
                 lines.append(f"Subject: {message.subject}")
             lines += [message.text, _RULE]
             if self._stream is not None or not logs.renders_json():
                 stream.write("\n".join(lines) + "\n")
                 stream.flush()
         log.warning("console.page", key=message.key, channel=str(message.channel),
-                    person=message.person_id, to=mask_address(message.to),
+                    person=message.person_id, to=spec.mask(message.to),
                     incidents=list(message.incident_ids), provider_id=provider_id,
                     text=message.text)
         return SendResult(provider_id=provider_id, status="printed")

@@ -141,7 +141,8 @@ def twilio_routes(handler: InboundHandler, *, auth_token: str, public_url: str, 
                  answered_by=update.answered_by)
         await run_in_threadpool(lambda: handler.delivery_status(
             key=key, provider_id=update.provider_id, status=update.status,
-            error_code=update.error_code, answered_by=update.answered_by, now=clock()))
+            error_code=update.error_code, answered_by=update.answered_by, now=clock(),
+            opted_out=update.opted_out))
         return _twiml(str(MessagingResponse()))
 
     return [

@@ -30,6 +30,11 @@ def mask_email(address: str) -> str:
     return (local[:1] or "") + "***@" + domain
 
 
+def mask_opaque(address: str) -> str:
+    """An address of no known shape (a webhook's name or URL): only its first character."""
+    return address[:1] + "***"
+
+
 def mask_address(address: str) -> str:
     """Mask a phone number or an e-mail address, whichever ``address`` is."""
     return mask_email(address) if "@" in address else mask_phone(address)

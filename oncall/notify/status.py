@@ -1,10 +1,15 @@
-"""Twilio status callbacks (messages and calls) reduced to what the engine needs."""
+"""Twilio status callbacks (messages and calls) reduced to what the engine needs.
+
+Twilio's error codes stay here and in the transport: a callback saying the recipient texted
+STOP is reported as ``opted_out``, the outcome the transport raises as ``AddressOptedOut``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from oncall.notify.twilio_transport import opted_out
 from oncall.numbers import ascii_int
 
 # The statuses after which nothing more will happen to a message or call.
@@ -22,6 +27,7 @@ class StatusUpdate:
     raw_status: str
     error_code: int | None
     answered_by: str | None
+    opted_out: bool = False  # the recipient texted STOP (the error code says so)
 
 
 def machine_answered(answered_by: str | None) -> bool:
@@ -52,4 +58,4 @@ def normalise_status(params: Mapping[str, str]) -> StatusUpdate | None:
     code_text = params.get("ErrorCode") or ""
     error_code = ascii_int(code_text, max_digits=9)
     return StatusUpdate(provider_id=sid or None, channel=channel, status=status, raw_status=raw,
-                        error_code=error_code, answered_by=answered_by)
+                        error_code=error_code, answered_by=answered_by, opted_out=opted_out(error_code))

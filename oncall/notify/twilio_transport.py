@@ -19,7 +19,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from oncall.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from oncall.errors import AddressOptedOut, ConfigError, DeliveryError, PermanentDeliveryError
 from oncall.interfaces import Channel, Outbound, SendResult
 from oncall.notify.privacy import mask_phone, redact_numbers
 from oncall.notify.retry import RetryPolicy, TransientError
@@ -38,11 +38,26 @@ PERMANENT_CODES = {
     21614: "'To' number is not a mobile number",
     13224: "invalid phone number for calls",
 }
+# The recipient texted STOP to our number: the carrier refuses our texts until START. Said
+# as oncall's AddressOptedOut, at send time and in status callbacks (see status.py).
+OPTED_OUT = 21610
 RATE_LIMITED = 20429
 # Account-level failures: every page fails, but the person's number is not to blame.
 _ACCOUNT_STATUSES = {401, 403, 404}
 OUTAGE_THRESHOLD = 3
 VOICE_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+def opted_out(code: int | None) -> bool:
+    """Whether Twilio's error ``code`` says the recipient texted STOP."""
+    return code == OPTED_OUT
+
+
+def refusal(text: str, code: int | None) -> PermanentDeliveryError:
+    """Twilio refusing a recipient, as oncall's error: :class:`AddressOptedOut` for one who
+    texted STOP, else :class:`PermanentDeliveryError`; ``code`` is kept for metrics and logs."""
+    error = AddressOptedOut if opted_out(code) else PermanentDeliveryError
+    return error(text, code=code)
 
 
 class _RebasingHttpClient(HttpClient):  # type: ignore[misc]
@@ -70,8 +85,9 @@ class _RebasingHttpClient(HttpClient):  # type: ignore[misc]
 class TwilioTransport:
     """SMS (from a number or a messaging service) and voice calls with keypress acks.
 
-    ``send`` raises DeliveryError after bounded retries of 429/5xx/timeouts, and
-    PermanentDeliveryError(code=…) when the number itself cannot be paged.
+    ``send`` raises DeliveryError after bounded retries of 429/5xx/timeouts,
+    PermanentDeliveryError(code=…) when the number itself cannot be paged, and
+    AddressOptedOut when its owner texted STOP.
     """
 
     name = "twilio"
@@ -191,11 +207,10 @@ class TwilioTransport:
             if exc.status == 429 or code == RATE_LIMITED or exc.status >= 500:
                 raise TransientError(text) from None
             if code in PERMANENT_CODES:
-                raise PermanentDeliveryError(f"{PERMANENT_CODES[code]} ({text})",
-                                             code=code) from None
+                raise refusal(f"{PERMANENT_CODES[code]} ({text})", code) from None
             if exc.status in _ACCOUNT_STATUSES:
                 raise DeliveryError(f"twilio account or URL rejected ({text})") from None
-            raise PermanentDeliveryError(text, code=code) from None
+            raise refusal(text, code) from None
         except requests.Timeout:
             raise TransientError("timed out") from None
         except requests.ConnectionError as exc:

@@ -15,12 +15,13 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from oncall.findings import Finding
+from oncall.interfaces import Channel
+from oncall.notify.channels import CHANNELS
 from oncall.schedules.models import Override, Person, Schedule
 from oncall.schedules.resolve import ResolvedSchedule
 from oncall.schedules.rotation import require_aware
 
 DEFAULT_HORIZON = timedelta(days=28)
-_PAGING_METHODS = ("sms", "voice")
 
 
 def _fmt(t: datetime, tz: ZoneInfo) -> str:
@@ -43,14 +44,19 @@ def _duplicates(section: str, ids: Iterable[str], what: str) -> list[Finding]:
 def _check_people(people: tuple[Person, ...], known: set[str]) -> list[Finding]:
     out = _duplicates("people", (p.id for p in people), "person")
     for i, p in enumerate(people):
-        paging = [m for m in p.contact_methods if m in _PAGING_METHODS]
-        if paging and p.phone is None:
+        # One finding per missing address (sms and voice share the phone number), in the
+        # registry's order; the methods in the person's.
+        missing: dict[str, list[str]] = {CHANNELS[c].address_noun: [] for c in Channel}
+        for method in p.contact_methods:
+            spec = CHANNELS[method]
+            if spec.address_of(p) is None:
+                missing[spec.address_noun].append(spec.name)
+        for noun, methods in missing.items():
+            if not methods:
+                continue
             out.append(Finding(path=("people", i, "contact_methods"),
-                               message=f"person {p.id!r} is reached by {' and '.join(paging)} "
-                                       "but has no phone number"))
-        if "email" in p.contact_methods and not p.email:
-            out.append(Finding(path=("people", i, "contact_methods"),
-                               message=f"person {p.id!r} is reached by email but has no email"))
+                               message=f"person {p.id!r} is reached by {' and '.join(methods)} "
+                                       f"but has no {noun}"))
         if not p.contact_methods:
             out.append(Finding(path=("people", i, "contact_methods"),
                                message=f"person {p.id!r} has no contact methods and cannot be "

@@ -15,11 +15,12 @@ from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
 
 from oncall.desks.model import DAY_KEY_PATTERN, expand_day_key
 from oncall.fields import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, one_or_many
+from oncall.interfaces import Channel
+from oncall.notify.channels import Addresses
 
 IDENT_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Ident = Annotated[str, Field(pattern=IDENT_PATTERN, max_length=100)]
 
-ContactMethod = Literal["sms", "voice", "email"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -80,9 +81,13 @@ class Person(Model):
     """Mobile number for SMS and calls, validated with phonenumbers; quote it."""
     email: str | None = None
     """E-mail address for the email contact method."""
-    contact_methods: Annotated[tuple[ContactMethod, ...], BeforeValidator(one_or_many)] = (
-        "sms", "voice")
-    """How to reach the person, tried in this order when a step's contact is own."""
+    addresses: Addresses = Addresses()
+    """Addresses on further channels, by channel name (phone and email carry sms, voice and
+    email), e.g. {chat: ops-room}."""
+    contact_methods: Annotated[tuple[Channel, ...], BeforeValidator(one_or_many)] = (
+        Channel.SMS, Channel.VOICE)
+    """How to reach the person, tried in this order when a step's contact is own: any
+    channel's name (sms, voice, email…)."""
     manager: str | None = None
     """The id of the person's manager."""
 

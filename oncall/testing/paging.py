@@ -63,9 +63,12 @@ def person(pid: str, *methods: Channel, phone: str | None = None, email: str | N
 
 @dataclass
 class RecordingTransport:
-    """Records every message. ``fail`` decides per message: None (accept), or an
-    exception to raise. With ``log_path`` each send is appended (and flushed) to a
-    JSON-lines file before returning, so a SIGKILL right after still leaves it there.
+    """Records every message; carries every registered channel. ``fail`` decides per
+    message: None (accept), or an exception to raise — a ``PermanentDeliveryError`` with a
+    Twilio error code is raised as the Twilio transport raises it (the code for a recipient
+    who texted STOP as ``AddressOptedOut``), so a policy may be written in Twilio's codes.
+    With ``log_path`` each send is appended (and flushed) to a JSON-lines file before
+    returning, so a SIGKILL right after still leaves it there.
     """
 
     name: str = "recording"
@@ -81,6 +84,10 @@ class RecordingTransport:
         self.sent.append(message)
         self.sent_at.append(time.perf_counter())
         error = self.fail(message)
+        if type(error) is PermanentDeliveryError and error.code is not None:
+            from oncall.notify.twilio_transport import refusal
+
+            error = refusal(str(error), error.code)
         if self.log_path is not None:
             line = json.dumps({"key": message.key, "person": message.person_id,
                                "channel": message.channel.value,

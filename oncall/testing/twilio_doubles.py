@@ -80,7 +80,9 @@ class RecordingHandler:
 
     def delivery_status(self, *, key: str, provider_id: str | None, status: str,
                         error_code: int | None, answered_by: str | None,
-                        now: datetime) -> None:
+                        now: datetime, opted_out: bool = False) -> None:
+        if opted_out:
+            self.calls.append(("opted_out", key, None, now))
         self.statuses.append({"key": key, "provider_id": provider_id, "status": status,
                               "error_code": error_code, "answered_by": answered_by,
                               "now": now})
