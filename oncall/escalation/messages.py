@@ -36,8 +36,12 @@ def _summary(page: PageSubject) -> PageSummary:
 def page_text(page: PageSubject, channel: Channel = Channel.SMS) -> str:
     """SMS: ``URGENT #3 acme: Production down (ticket T-1001). Reply 3a ack, 3e escalate``
     (one GSM-7 segment where it can), and the same wording on every channel that is not read
-    aloud; voice (a spoken channel): the script a call reads, with the keys to press."""
-    if CHANNELS[channel].spoken:
+    aloud; voice (a spoken channel): the script a call reads, with the keys to press. A channel
+    whose descriptor has a ``wording`` writes its own."""
+    spec = CHANNELS[channel]
+    if spec.wording is not None:
+        return spec.wording([_summary(page)])
+    if spec.spoken:
         return voice_script(page.priority, page.customer or "a customer", page.subject or "no subject",
                             page.ticket_id)
     return page_sms(page.short_code, page.priority, page.customer or "", page.subject, page.ticket_id)
@@ -48,7 +52,10 @@ def bundle_text(pages: list[PageSubject], channel: Channel = Channel.SMS) -> str
     if len(pages) == 1:
         return page_text(pages[0], channel)
     ordered = sorted(pages, key=lambda p: p.incident_id)
-    if CHANNELS[channel].spoken:
+    spec = CHANNELS[channel]
+    if spec.wording is not None:
+        return spec.wording([_summary(p) for p in ordered])
+    if spec.spoken:
         oldest = ordered[0]
         return (f"{len(pages)} new incidents. The oldest: "
                 + voice_script(oldest.priority, oldest.customer or "a customer", oldest.subject or "no subject",

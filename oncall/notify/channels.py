@@ -4,12 +4,12 @@ Code outside a channel's transport never names the channel; it reads its
 :class:`ChannelSpec` from :data:`CHANNELS`: where a person's address for it is kept and
 whether texting STOP blocks it (:func:`reachable`), the storm limit's default, whether it
 rings a phone (admin warnings and hand-off notices never ring unless asked), whether a page
-is read aloud or carries a subject, how an address is masked in logs, and which transport
-carries it (built from the process settings by ``transport``; channels built by the same
-function share one transport, as Twilio carries sms and voice). Configuration accepts exactly
-the registered names — people's ``contact_methods``, a step's ``contact``, the
-``notifications.<channel>`` limits, ``admin_alerts`` — so an unknown channel is a
-configuration error that lists the known ones.
+is read aloud, worded its own way or carries a subject, how an address is masked in logs,
+and which transport carries it (built from the process settings by ``transport``; channels
+built by the same function share one transport, as Twilio carries sms and voice).
+Configuration accepts exactly the registered names — people's ``contact_methods``, a step's
+``contact``, the ``notifications.<channel>`` limits, ``admin_alerts`` — so an unknown channel
+is a configuration error that lists the known ones.
 
 A new channel is one :func:`register_channel` call with its descriptor and, in its own
 module, its transport. The built-in channels are registered at the bottom of this module; a
@@ -24,7 +24,7 @@ iterable like an enum); registering a descriptor registers its name there.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from oncall.errors import AddressOptedOut
 from oncall.interfaces import Channel, Transport, add_channel_name, one_of, remove_channel_name
+from oncall.notify.messages import PageSummary
 from oncall.notify.privacy import mask_email, mask_opaque, mask_phone
 
 TransportFactory = Callable[[Any], Transport | None]
@@ -84,6 +85,9 @@ class ChannelSpec:
     lists it for warnings."""
     spoken: bool = False
     """A page is read aloud: it gets the spoken script, not the SMS wording."""
+    wording: Callable[[Sequence[PageSummary]], str] | None = None
+    """Writes a page — one incident, or a bundle of them oldest first — in this channel's own
+    words (a chat post with no reply codes); None: the SMS wording, or the spoken script."""
     subject: bool = False
     """Its messages carry a subject line."""
     stop_blocks: bool = False

@@ -5,7 +5,7 @@ the storm limit and the transport routing all know — nothing else is edited.""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from oncall.config.loader import check
 from oncall.directory import SnapshotDirectory
 from oncall.escalation.directory import Contact
+from oncall.escalation.messages import PageSubject, bundle_text, page_text
 from oncall.escalation.policy import EscalationPolicy, NotificationSettings
 from oncall.escalation.runner import Runner
 from oncall.incidents.model import TicketSummary
@@ -25,6 +26,7 @@ from oncall.incidents.service import IncidentService
 from oncall.interfaces import Channel
 from oncall.notify.channels import Addresses, ChannelSpec, register_channel, unregister_channel
 from oncall.notify.composite import ChannelRouter, build_transport
+from oncall.notify.messages import PageSummary
 from oncall.schedules.models import Person
 from oncall.testing.paging import FakeDirectory, RecordingTransport
 
@@ -100,6 +102,22 @@ def test_a_channel_registered_in_a_test_pages_through_a_step_and_a_persons_own_m
 
 def test_a_channel_without_a_configured_limit_has_its_descriptors(pigeon: Pigeon) -> None:
     assert timedelta(minutes=20) == NotificationSettings().min_interval(pigeon.channel)
+
+
+def test_a_channel_may_word_its_pages_itself() -> None:
+    """A page and a bundle (oldest first) in the channel's words, without SMS reply codes."""
+    def post(pages: Sequence[PageSummary]) -> str:
+        return "; ".join(f"#{p.code} {p.customer}: {p.subject}" for p in pages)
+
+    board = register_channel(ChannelSpec(name="board", messages="posts",
+                                         default_min_interval=MIN, wording=post))
+    try:
+        pages = [PageSubject(incident_id=n, short_code=n, priority="urgent", customer="acme",
+                             subject=f"Outage {n}", ticket_id=f"T-{n}") for n in (2, 1)]
+        assert "#2 acme: Outage 2" == page_text(pages[0], board)
+        assert "#1 acme: Outage 1; #2 acme: Outage 2" == bundle_text(pages, board)
+    finally:
+        unregister_channel(board)
 
 
 CONFIG = """\
