@@ -247,7 +247,8 @@ def run() -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from oncall import logs
-    from oncall.daemon import Daemon, display_url
+    from oncall.daemon import Daemon, display_url, open_store
+    from oncall.daemon.snapshots import load_configuration
     from oncall.store.instance_lock import InstanceLock
 
     s = settings()
@@ -262,7 +263,8 @@ def run() -> None:
 
     try:
         lock = InstanceLock.acquire(s.database_url)  # before migrations: a second instance touches nothing
-        daemon = Daemon(s)
+        snapshot = load_configuration(s, now_utc())  # a bad configuration refuses before the database is touched
+        daemon = Daemon(s, engine=open_store(s.database_url), snapshot=snapshot)
     except ConfigError as exc:
         raise refuse(f"configuration in {s.config} is invalid, not starting:\n{exc}") from None
     except SQLAlchemyError as exc:

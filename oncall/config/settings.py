@@ -50,8 +50,15 @@ class Settings(BaseSettings):
     handoff_notices: bool = True
     handoff_notice_minutes: int = Field(default=60, ge=0)
     api_token: SecretStr | None = None  # bearer token for the HTTP API and calendar-feed links
-    reload_check_seconds: float = Field(default=5.0, gt=0)
+    # How often each of the daemon's duties runs (oncall/daemon/duties), and the drain's budget.
     engine_tick_seconds: float = Field(default=15.0, gt=0)
+    reload_check_seconds: float = Field(default=5.0, gt=0)
+    writeback_seconds: float = Field(default=10.0, gt=0)
+    handoff_check_seconds: float = Field(default=60.0, gt=0)
+    silence_check_seconds: float = Field(default=60.0, gt=0)
+    deadman_seconds: float = Field(default=60.0, gt=0)
+    selfcheck_seconds: float = Field(default=60.0, gt=0)
+    shutdown_budget_seconds: float = Field(default=8.0, gt=0)
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     http: HttpSettings = HttpSettings()

@@ -5,8 +5,10 @@ Twilio inbound routes and the webhook intake take a function returning the time:
 ``clock.now``. Nothing moves unless the test says so.
 
     clock = FakeClock(datetime(2026, 11, 28, 3, 0, tzinfo=ZoneInfo("America/New_York")))
-    daemon = Daemon(settings, clock=clock, transport=RecordingTransport(), handle_signals=False)
+    daemon = Daemon(settings, engine=open_store(settings.database_url), clock=clock,
+                    transport=RecordingTransport(), handle_signals=False)
     clock.advance(timedelta(minutes=5))   # or clock.set(instant); a negative delta goes back
+    daemon.duty("engine").run_once(clock.now())
 """
 
 from __future__ import annotations

@@ -8,11 +8,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from daemon_rig import SATURDAY_NIGHT, MakeRig, Rig, write_config
 
 from oncall.config.settings import Settings
-from oncall.daemon import Daemon
+from oncall.daemon import Daemon, open_store
+from oncall.daemon.scheduler import Guard, always
 from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
 
@@ -22,7 +24,8 @@ def make_rig(tmp_path: Path) -> Iterator[MakeRig]:
     rigs: list[Rig] = []
 
     def make(start: datetime = SATURDAY_NIGHT, *, config: Path | None = None,
-             transport: RecordingTransport | None = None, **settings: Any) -> Rig:
+             transport: RecordingTransport | None = None, http: httpx.Client | None = None,
+             may_run: Guard = always, **settings: Any) -> Rig:
         conf = config or write_config(tmp_path / "config")
         clock = FakeClock(start)
         rec = transport or RecordingTransport()
@@ -30,7 +33,8 @@ def make_rig(tmp_path: Path) -> Iterator[MakeRig]:
         values: dict[str, Any] = {"config": conf, "database_url": f"sqlite:///{tmp_path / 'oncall.db'}",
                                   "listen": "127.0.0.1:18080", "sources": {"generic": {"secret": "s3cret"}}}
         values.update(settings)
-        daemon = Daemon(Settings(**values), clock=clock, transport=rec, handle_signals=False, out=out)
+        daemon = Daemon(Settings(**values), engine=open_store(values["database_url"]), clock=clock, transport=rec,
+                        http=http, may_run=may_run, handle_signals=False, out=out)
         rig = Rig(daemon=daemon, clock=clock, transport=rec, config=conf, out=out)
         rigs.append(rig)
         return rig

@@ -17,6 +17,7 @@ import httpx
 from support import configs
 
 from oncall.daemon import Daemon
+from oncall.daemon.duties import DutyReport
 from oncall.interfaces import Channel, Outbound
 from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
@@ -99,7 +100,12 @@ class Rig:
         return InboxSink(self.daemon.inbox).accept("generic", key, parse_ticket(data), self.clock.now())
 
     def work(self) -> None:
-        self.daemon.work_once()
+        """Run the engine duty once, now: stored tickets decided, due steps taken."""
+        self.run("engine")
+
+    def run(self, duty: str) -> DutyReport:
+        """Run one of the daemon's duties once, at the rig's clock's instant."""
+        return self.daemon.duty(duty).run_once(self.clock.now())
 
     def to(self, person: str, channel: Channel | None = None) -> list[Outbound]:
         return [m for m in self.transport.sent

@@ -64,7 +64,7 @@ def test_refused_reload_whose_sms_fails_is_not_turned_into_a_call(make_rig: Make
 
 def test_failing_transport_is_critical_and_may_call(make_rig: MakeRig, tmp_path: Path) -> None:
     rig = make_rig(config=write_config(tmp_path / "config", people=VOICE_FIRST), transport=FailingTransport())
-    rig.daemon.monitor()
+    rig.run("selfcheck")
     [call] = rig.to("gina")
     assert Channel.VOICE is call.channel
     assert call.text.startswith("oncall CRITICAL admin alert: FailingTransport is failing persistently")
@@ -78,7 +78,7 @@ CHOSEN = VOICE_FIRST.replace('phone: "+12025550145"', 'phone: "+12025550145"\n  
 def test_each_admins_choice_of_channels_is_honoured(make_rig: MakeRig, tmp_path: Path) -> None:
     rig = make_rig(config=write_config(tmp_path / "config", people=CHOSEN), transport=FailingTransport())
     refuse_a_reload(rig, CHOSEN)
-    rig.daemon.monitor()
+    rig.run("selfcheck")
     warning, critical = rig.to("gina")
     assert (Channel.EMAIL, Channel.SMS) == (warning.channel, critical.channel)
     assert "configuration edit refused" in warning.text
@@ -99,7 +99,7 @@ def test_a_coverage_gap_is_a_warning_ahead_and_critical_once_under_way(make_rig:
 
     def at(when: datetime) -> list[tuple[Channel, str]]:
         rig.clock.set(when)
-        rig.daemon.monitor()
+        rig.run("selfcheck")
         new = [(m.channel, m.text) for m in rig.to("gina")][len(seen):]
         seen.extend(new)
         return new

@@ -198,8 +198,8 @@ def test_metrics_count_tickets_by_source_and_outcome(rig: Rig) -> None:
 
 def test_silent_source_alerts_admins_once(rig: Rig) -> None:
     rig.clock.advance(timedelta(minutes=31))
-    rig.daemon.monitor()
+    rig.run("silence")
     rig.clock.advance(timedelta(minutes=1))
-    rig.daemon.monitor()
+    rig.run("silence")
     alerts = [m for m in rig.to("gina") if "silent" in m.text]
     assert 1 == len(alerts)

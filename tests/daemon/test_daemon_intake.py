@@ -203,7 +203,7 @@ def test_events_of_one_ticket_in_one_batch_are_compared_in_order(rig: Rig) -> No
 
 
 def test_a_burst_larger_than_a_batch_pages_every_ticket(rig: Rig) -> None:
-    from oncall.daemon import INTAKE_BATCH
+    from oncall.daemon.duties.engine import INTAKE_BATCH
 
     for n in range(INTAKE_BATCH * 2 + 3):
         rig.file(f"B-{n}")

@@ -170,7 +170,7 @@ def test_time_to_acknowledge_is_observed(rig: Rig) -> None:
     rig.clock.advance(timedelta(minutes=3))
     [incident] = rig.daemon.service.list()
     rig.daemon.service.ack(incident.id, rig.on_call(), rig.clock.now())
-    rig.daemon.monitor()
+    rig.run("selfcheck")
     assert 1.0 == value(rig, "oncall_time_to_acknowledge_seconds_count")
     assert 180.0 == value(rig, "oncall_time_to_acknowledge_seconds_sum")
 
@@ -268,7 +268,7 @@ def exercise_everything(rig: Rig) -> str:
     rig.work()
     incident = rig.daemon.service.list()[0]
     rig.daemon.service.ack(incident.id, rig.on_call(), rig.clock.now())
-    rig.daemon.monitor()
+    rig.run("selfcheck")
     (rig.config / "oncall.yaml").write_text("people: [")
     assert not rig.daemon.reload("test")
     rig.clock.advance(timedelta(minutes=30))  # the generic source falls silent

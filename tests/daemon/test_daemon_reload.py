@@ -51,11 +51,9 @@ def test_bad_edit_keeps_the_old_snapshot_and_alerts_admins_once(rig: Rig) -> Non
 
 
 def test_periodic_check_does_not_retry_the_same_bad_edit(rig: Rig) -> None:
-    import asyncio
-
     (rig.config / "oncall.yaml").write_text("people: [")
-    asyncio.run(rig.daemon._check_reload())
-    asyncio.run(rig.daemon._check_reload())
+    rig.run("reload")
+    rig.run("reload")
     assert 1.0 == metric(rig, "oncall_reload_failures_total")
 
 
@@ -85,23 +83,23 @@ def test_in_flight_incident_keeps_its_policy(rig: Rig) -> None:
 def test_handoff_notice_is_sent_once_per_shift(make_rig: MakeRig) -> None:
     rig = make_rig(datetime(2026, 11, 30, 7, 30, tzinfo=NY))  # the weekly hand-off is Monday 08:00
     incoming = rig.daemon.snapshot.on_call("emergency", datetime(2026, 11, 30, 8, 30, tzinfo=NY))[0]
-    assert 1 == rig.daemon.handoff_notices()
+    assert 1 == rig.run("handoffs").done
     [notice] = rig.transport.sent
     assert (incoming, Channel.SMS) == (notice.person_id, notice.channel)
     rig.clock.advance(timedelta(minutes=5))
-    assert 0 == rig.daemon.handoff_notices()
+    assert 0 == rig.run("handoffs").done
     again = make_rig(rig.clock.now())  # a restart does not repeat it either
-    assert 0 == again.daemon.handoff_notices()
+    assert 0 == again.run("handoffs").done
 
 
 def test_no_handoff_notice_outside_the_window(make_rig: MakeRig) -> None:
     rig = make_rig(datetime(2026, 11, 30, 6, 0, tzinfo=NY))
-    assert 0 == rig.daemon.handoff_notices()
+    assert 0 == rig.run("handoffs").done
 
 
 def test_handoff_notices_can_be_turned_off(make_rig: MakeRig) -> None:
     rig = make_rig(datetime(2026, 11, 30, 7, 30, tzinfo=NY), handoff_notices=False)
-    assert 0 == rig.daemon.handoff_notices()
+    assert 0 == rig.run("handoffs").done
 
 
 def test_banner_names_everything_and_warns_about_insecure_sources(make_rig: MakeRig) -> None:

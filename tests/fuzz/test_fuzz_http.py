@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from oncall.config.settings import Settings
-from oncall.daemon import Daemon
+from oncall.daemon import Daemon, open_store
 from oncall.sources.signatures import sign_generic
 from oncall.testing.fake_twilio import twilio_signature
 from oncall.testing.paging import RecordingTransport
@@ -68,14 +68,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         api_token=TOKEN, sources={"generic": {"secret": SECRET}},
         twilio={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": FROM_NUMBER,
                 "api_base_url": "http://127.0.0.1:9"}),
-        transport=RecordingTransport(), handle_signals=False, out=io.StringIO())
+        engine=open_store(f"sqlite:///{db}"), transport=RecordingTransport(), handle_signals=False, out=io.StringIO())
     fuzz = App(daemon)
     body = json.dumps({"id": "T-1", "source": "generic", "subject": "Production down", "priority": "urgent",
                        "status": "new", "created_at": datetime(2026, 11, 28, 8, tzinfo=UTC).isoformat(),
                        "customer": "demo"}).encode()
     assert 202 == fuzz.request("POST", "/webhooks/tickets/generic", content=body,
                                headers={"X-Oncall-Signature": sign_generic(SECRET, body)}).status_code
-    daemon.work_once()
+    daemon.duty("engine").run_once(daemon.clock.now())
     yield fuzz
     daemon.http.close()
     daemon.engine.dispose()

@@ -1,0 +1,90 @@
+"""The engine duty: stored ticket events → intake → incidents, then the escalation runner.
+
+Tickets are taken from the inbox in batches; the escalation runner runs after each batch,
+so a burst of tickets does not hold back the first pages. The report's ``next_at`` is the
+next due escalation step, which the runner turns into a precise wake-up besides the regular
+tick. Webhooks, incident changes, reloads and polls that stored tickets wake it at once.
+Not a singleton: on PostgreSQL every instance claims work in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from oncall import logs
+from oncall.config.snapshot import Snapshot
+from oncall.daemon.duties.base import ENGINE, DutyReport, Pacing
+from oncall.escalation.runner import Runner, RunReport
+from oncall.intake import Intake, Outcome
+from oncall.interfaces import Clock
+from oncall.metrics import Metrics
+from oncall.vocabulary import VocabularyReports
+from oncall.writeback_feed import WriteBackFeed
+
+log = logs.get("oncall.daemon")
+INTAKE_BATCH = 25  # stored tickets processed between two runs of the escalation runner
+
+
+class EngineDuty:
+    name = ENGINE
+    pacing = Pacing.INTERVAL
+    at_start = True  # recover and process whatever is due at start-up
+    singleton = False
+
+    def __init__(self, intake: Intake, escalation: Runner, metrics: Metrics, *, clock: Clock,
+                 interval: timedelta, batch: int = INTAKE_BATCH) -> None:
+        self.intake = intake
+        self.escalation = escalation
+        self.metrics = metrics
+        self.clock = clock
+        self.interval = interval
+        self.batch = batch
+
+    def run_once(self, now: datetime) -> DutyReport:
+        """Process every stored event, a batch at a time, each batch followed by the runner.
+        The first round runs at ``now``; a burst's later rounds read the clock afresh."""
+        at, done = now, 0
+        while True:
+            batch = self.intake.process_batch(at, self.batch)
+            report = self.escalation.run_due(at)
+            self._count(report)
+            done += len(batch) + report.stepped
+            if len(batch) < self.batch:
+                return DutyReport(done=done, next_at=self.escalation.next_wakeup())
+            at = self.clock.now()
+
+    def _count(self, report: RunReport) -> None:
+        if report.stepped:
+            self.metrics.escalations.inc(report.stepped)
+        for seconds in report.lateness:
+            self.metrics.step_lateness.observe(seconds)
+        for channel, held in report.held_by_channel.items():
+            self.metrics.pages_held.labels(channel).inc(held)
+
+
+class IntakeOutcomes:
+    """The intake's ``on_outcome``: each ticket event counted; values oncall did not know told
+    to the admins; and, for a customer not entitled to after-hours help, the public
+    "the desk opens at …" reply queued for write-back."""
+
+    def __init__(self, metrics: Metrics, vocabulary: VocabularyReports, writeback: WriteBackFeed,
+                 snapshot: Callable[[], Snapshot], clock: Clock) -> None:
+        self.metrics = metrics
+        self.vocabulary = vocabulary
+        self.writeback = writeback
+        self.snapshot = snapshot
+        self.clock = clock
+
+    def __call__(self, outcome: Outcome) -> None:
+        self.metrics.tickets_received.labels(outcome.source, outcome.outcome).inc()
+        if outcome.unmapped:
+            try:
+                self.vocabulary.unmapped(outcome.source, outcome.ticket_id, outcome.unmapped, self.clock.now())
+            except Exception:  # the ticket was decided already; telling the admins is best effort
+                log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
+        d = outcome.decision
+        if d is not None and not d.page and not d.entitled and not d.business_hours:
+            desk = self.snapshot().desks.get(d.desk)
+            self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
+                                              desk.name or desk.id if desk else d.desk, self.clock.now())
