@@ -191,10 +191,14 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
     # uvicorn's default log_config gives its loggers their own handlers (propagate=False),
     # which would print around the redaction: send them to ours. The daemon must also pass
     # log_config=None to uvicorn.Config, which otherwise reinstalls them when it starts.
+    # Their levels too: uvicorn.Config(log_level=...) sets them, and the operator's
+    # ONCALL_LOG_LEVEL is the one that counts.
     for name in _OWN_HANDLERS:
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+        library.setLevel(logging.NOTSET)
+        library.disabled = False
     # Chatty libraries stay at WARNING unless the operator asked for debug output.
     noisy_level = logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING
     for noisy in ("apscheduler", "twilio.http_client", "httpx", "httpcore", "uvicorn.access"):

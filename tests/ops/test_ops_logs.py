@@ -337,6 +337,15 @@ def test_auto_format_is_colour_console_on_a_terminal() -> None:
         json.loads(text)
 
 
+def test_levels_set_on_uvicorns_loggers_before_do_not_hide_their_records(capture: Capture) -> None:
+    """uvicorn.Config(log_level="warning"), e.g. in an earlier embedded server, leaves its loggers
+    at WARNING; configuring oncall's logging takes them over, level included."""
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    out = capture(level="info")
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 4242)
+    assert ["Started server process [4242]"] == [line["event"] for line in lines(out)]
+
+
 def test_uvicorn_colour_copy_of_the_message_is_dropped(capture: Capture) -> None:
     """uvicorn logs ``extra={"color_message": ...}`` with ANSI codes; JSON lines carry none."""
     out = capture()
