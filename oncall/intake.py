@@ -44,6 +44,7 @@ class Outcome:
     incident_id: int | None = None
     decision: Decision | None = None
     unmapped: Mapping[str, str] = field(default_factory=dict)  # values the ticket had that oncall did not know
+    ticket: Ticket | None = None  # the ticket as decided, when it did not page (for the desk's hand-over)
 
 
 Resolver = Callable[[Ticket, datetime], Ticket]
@@ -172,7 +173,7 @@ class Intake:
         log.info("ticket.no_page", source=item.source, ticket_id=item.ticket_id, ticket_event=event.value,
                  rule=decision.rule)
         return Outcome(**base, event=event, outcome="no_page", detail=f"rule {decision.rule or 'none'}",
-                       decision=decision)
+                       decision=decision, ticket=ticket)
 
 
 @dataclass(frozen=True, kw_only=True)

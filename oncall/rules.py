@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -135,16 +135,25 @@ class Rule(Model):
     """Free text for people reading the configuration."""
     when: Conditions = Conditions()
     """Conditions that must all hold; none: the rule always applies."""
-    page: bool
-    """Page (true) or do not page (false) when the rule applies."""
+    page: bool | Literal["at_opening"]
+    """Page (true) or do not page (false) when the rule applies; at_opening: do not page now,
+    page at the desk's next opening if nobody has touched the ticket by then."""
     escalation_policy: str | None = None
-    """The id of the escalation policy to page through; required when page is true."""
+    """The id of the escalation policy to page through; required when page is true or at_opening."""
 
     @model_validator(mode="after")
     def _policy(self) -> Rule:
-        if self.page and not self.escalation_policy:
+        if self.page is not False and not self.escalation_policy:
             raise ValueError(f"rule {self.name!r} pages but names no escalation_policy")
         return self
+
+    @property
+    def pages_now(self) -> bool:
+        return self.page is True
+
+    @property
+    def pages_at_opening(self) -> bool:
+        return self.page == "at_opening"
 
 
 class ResponseClock(StrEnum):
@@ -217,6 +226,10 @@ class Decision:
     next_business_open: datetime
     event: TicketEvent
     at: datetime
+    handover_at: datetime | None = None
+    """When a ticket that does not page is handed over to the desk: its next opening."""
+    page_at_opening: str | None = None
+    """The escalation policy to page through at the desk's opening (a rule's page: at_opening)."""
 
     @property
     def desk_state(self) -> DeskState:
@@ -246,6 +259,8 @@ class Decision:
             "next_business_open": self.next_business_open.isoformat(),
             "event": self.event.value,
             "at": self.at.isoformat(),
+            "handover_at": self.handover_at.isoformat() if self.handover_at else None,
+            "page_at_opening": self.page_at_opening,
         }
 
 
@@ -333,6 +348,7 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: DecisionConfig, now: da
     page = False
     policy: str | None = None
     rule_name: str | None = None
+    at_opening: str | None = None
     if ticket.status.is_closed:
         reasons.append(f"ticket is {ticket.status}: nothing to page for")
     else:
@@ -340,9 +356,14 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: DecisionConfig, now: da
             miss = mismatch(rule.when, f)
             if miss is None:
                 rule_name = rule.name
-                page = rule.page
-                policy = rule.escalation_policy if rule.page else None
+                page = rule.pages_now
+                policy = rule.escalation_policy if page else None
                 verdict = f"page through {policy!r}" if page else "do not page"
+                if rule.pages_at_opening and not f.desk_status.is_open:
+                    at_opening = rule.escalation_policy
+                    verdict = f"do not page now; page through {at_opening!r} at the desk's opening if untouched"
+                elif rule.pages_at_opening:
+                    verdict = "do not page: the desk is open (page at_opening waits only while it is closed)"
                 reasons.append(f"rule {rule.name!r} matched: {verdict}")
                 break
             reasons.append(f"rule {rule.name!r} does not apply: {miss}")
@@ -354,11 +375,18 @@ def decide(ticket: Ticket, event: TicketEvent, snapshot: DecisionConfig, now: da
         reasons.append("no response target applies")
     else:
         reasons.append(f"response target {target.name!r}: respond by {respond_by.isoformat() if respond_by else '-'}")
+    next_business_open = desk_hours.next_open(desk, now)
+    handover_at = None
+    if not page and not f.desk_status.is_open and not ticket.status.is_closed:
+        handover_at = next_business_open
+        opening = next_business_open.astimezone(desk.timezone)
+        reasons.append(f"handed over to the desk at its opening, {opening:%a %Y-%m-%d %H:%M %Z}")
     return Decision(
         page=page, reasons=tuple(reasons), desk=desk.id, desk_status=f.desk_status, entitled=f.entitlement.entitled,
         escalation_policy=policy, rule=rule_name, respond_by=respond_by,
         response_target=target.name if target else None,
-        next_business_open=desk_hours.next_open(desk, now), event=event, at=now,
+        next_business_open=next_business_open, event=event, at=now,
+        handover_at=handover_at, page_at_opening=at_opening,
     )
 
 
@@ -390,6 +418,9 @@ def format_decision(d: Decision) -> str:
     lines.append(f"  entitled: {'yes' if d.entitled else 'no'}")
     lines.append(f"  respond by: {d.respond_by.isoformat() if d.respond_by else '-'}")
     lines.append(f"  next business open: {d.next_business_open.isoformat()}")
+    if d.handover_at is not None:
+        how = f"page through {d.page_at_opening} if untouched" if d.page_at_opening else "in the morning hand-over"
+        lines.append(f"  handed over: {d.handover_at.isoformat()} ({how})")
     lines.append("  because:")
     lines.extend(f"    - {r}" for r in d.reasons)
     return "\n".join(lines)

@@ -87,4 +87,27 @@ def check_schedules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> li
     )
 
 
-DEFAULT_CHECKS = (check_ids, check_customers, check_rules, check_policies, check_schedules)
+def check_handover(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    """Each desk's hand-over names a schedule and channels that exist."""
+    from oncall.notify.channels import CHANNELS
+
+    findings: list[Finding] = []
+    for i, desk in enumerate(snapshot.items["desks"]):
+        schedule = desk.handover.schedule
+        if schedule is not None and schedule not in snapshot.schedules:
+            findings.append(Finding(path=("desks", i, "handover", "schedule"),
+                                    message=f"desk {desk.id!r}: hand-over to unknown schedule {schedule!r} "
+                                            f"(known: {', '.join(sorted(snapshot.schedules)) or 'none'})"))
+        for j, channel in enumerate(desk.handover.digest):
+            if channel not in CHANNELS:
+                findings.append(Finding(path=("desks", i, "handover", "digest", j),
+                                        message=f"desk {desk.id!r}: unknown hand-over channel {channel!r} "
+                                                f"(known: {', '.join(sorted(CHANNELS))})"))
+        if schedule is None and not snapshot.notifications.admins:
+            findings.append(Finding(path=("desks", i), severity="warning",
+                                    message=f"desk {desk.id!r}: no handover.schedule and no admins: "
+                                            "nobody receives the hand-over of tickets that waited"))
+    return findings
+
+
+DEFAULT_CHECKS = (check_ids, check_customers, check_rules, check_policies, check_schedules, check_handover)

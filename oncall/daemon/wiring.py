@@ -37,6 +37,7 @@ from oncall.errors import PermanentDeliveryError
 from oncall.escalation.alerting import AlertSeverity
 from oncall.escalation.runner import Runner
 from oncall.faults import checkpoint_from_env
+from oncall.handover.store import WaitingTickets
 from oncall.incidents.service import IncidentService
 from oncall.intake import Intake
 from oncall.interfaces import Clock, Outbound, Transport
@@ -124,7 +125,8 @@ class Daemon:
             public=lambda name: settings.sources[name].public_replies)
         self.intake = Intake(
             self.inbox, self.service, self.configuration, checkpoint=self.checkpoint,
-            on_outcome=IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock),
+            on_outcome=IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock,
+                                      waiting=WaitingTickets(self.engine)),
             resolve=ticket_resolver(settings.sources, self._mappings, self.http))
         self.metrics.before_render(lambda: app.refresh_gauges(self))
         self.duties = DutyRunner(duty_list(self, started), clock=self.clock, may_run=may_run)

@@ -13,6 +13,7 @@ YAML section ``desks`` (a list)::
         closed: [{date: 2026-12-24, name: Company shutdown}]
         half_days: [{date: 2026-12-31, hours: "09:00-13:00", name: New Year's Eve}]
         emergency_only: [{date: 2026-12-28, name: Year-end freeze}]
+        handover: {schedule: day-shift, digest: [email]}   # the morning hand-over's readers
 
 A window ``"22:00-02:00"`` crosses midnight and belongs to the day it starts on;
 ``"00:00-24:00"`` is a whole day. Everything is a tuple so that a ``Desk`` is hashable.
@@ -26,6 +27,7 @@ from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import (
+    BeforeValidator,
     Field,
     GetJsonSchemaHandler,
     WithJsonSchema,
@@ -294,6 +296,19 @@ class EmergencyOnlyDay(Model):
     """What the day is called in explanations."""
 
 
+class Handover(Model):
+    """Who reads the desk's hand-over of the tickets that waited while it was closed."""
+
+    schedule: str | None = None
+    """The schedule whose people on call at the opening receive it; absent: the admins
+    (notifications.admins)."""
+    digest: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = ("email",)
+    """Channels that also get the full list (e-mail, a chat channel) besides the SMS summary,
+    for each reader with an address on them; [] for the SMS summary only."""
+    sms: bool = True
+    """Send the SMS summary (an e-mail instead to a reader without a phone or who texted STOP)."""
+
+
 class Desk(Model):
     """A support desk: its time zone, weekly business hours, holidays and company days.
 
@@ -316,6 +331,8 @@ class Desk(Model):
     """Dates with their own hours instead of the weekly ones."""
     emergency_only: tuple[EmergencyOnlyDay, ...] = ()
     """Dates on which the desk is closed except for emergencies (desk state 'emergency-only')."""
+    handover: Handover = Handover()
+    """Who receives the hand-over at each opening of the tickets that waited while it was closed."""
 
     @field_validator("closed", "half_days", "emergency_only", mode="before")
     @classmethod

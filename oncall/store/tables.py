@@ -151,3 +151,26 @@ console_tokens = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index("ix_console_tokens_person", "person_id", "kind", "expires_at"),
 )
+
+# Tickets that did not page while their desk was closed, kept for the desk's hand-over at its
+# next opening (oncall/handover). A row leaves the hand-over when the ticket is closed or pages.
+waiting_tickets = Table(
+    "waiting_tickets", metadata,
+    Column("source", String(100), primary_key=True),
+    Column("ticket_id", String(200), primary_key=True),
+    Column("desk", String(100), nullable=False),
+    Column("priority", String(40), nullable=False),
+    Column("severity", String(40)),
+    Column("customer", String(200)),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("status", String(40), nullable=False),  # when it was recorded: touched once it changes
+    Column("reason", Text, nullable=False),  # why it did not page, in words
+    Column("rule", String(200)),
+    Column("respond_by", UTCDateTime()),
+    Column("handover_at", UTCDateTime(), nullable=False),  # the desk's opening it waits for
+    Column("page_policy", String(200)),  # page through this policy at the opening if untouched
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("handed_over_at", UTCDateTime()),
+    Index("ix_waiting_tickets_due", "handed_over_at", "handover_at"),
+)

@@ -376,6 +376,7 @@ def test_what_check_refuses_for_its_shape_the_schema_refuses(tmp_path: Path, fil
 MINIMAL: dict[str, dict[str, Any]] = {
     "Desk": {"id": "d", "timezone": "UTC", "hours": {"mon": "09:00-17:00"}},
     "HolidayCalendar": {"country": "US"},
+    "Handover": {},
     "HalfDay": {"date": "2026-12-31"},
     "Customer": {"id": "c"},
     "EntitlementPolicy": {},
@@ -392,6 +393,7 @@ ONE_ITEM: dict[tuple[str, str], Any] = {
     ("Desk", "closed"): {"date": "2026-12-24"},
     ("Desk", "half_days"): {"date": "2026-12-31", "hours": "09:00-13:00"},
     ("Desk", "emergency_only"): {"date": "2026-12-28"},
+    ("Handover", "digest"): "email",
     ("HolidayCalendar", "only"): "Christmas Day",
     ("HolidayCalendar", "categories"): "public",
     ("HalfDay", "hours"): "09:00-13:00",

@@ -5,6 +5,8 @@
 - ``poll:<source>`` (the source's ``POLL_INTERVAL``, with its paging and backoff): one poll;
 - ``writeback`` (``ONCALL_WRITEBACK_SECONDS``, 10): notes on the tickets, public replies;
 - ``handoffs`` (``ONCALL_HANDOFF_CHECK_SECONDS``, 60): texts before a shift starts;
+- ``handover`` (``ONCALL_HANDOVER_CHECK_SECONDS``, 30): at each desk's opening, the tickets that
+  waited while it was closed handed to the people on duty;
 - ``silence`` (``ONCALL_SILENCE_CHECK_SECONDS``, 60): admins told of a silent source;
 - ``deadman`` (``ONCALL_DEADMAN_SECONDS``, 60): the dead-man's switch ping;
 - ``reload`` (``ONCALL_RELOAD_CHECK_SECONDS``, 5): configuration files and stored overrides
@@ -28,6 +30,7 @@ from oncall.daemon.duties.base import ENGINE, Duty, DutyReport, Pacing
 from oncall.daemon.duties.deadman import DeadmanDuty
 from oncall.daemon.duties.engine import EngineDuty
 from oncall.daemon.duties.handoffs import HandoffDuty
+from oncall.daemon.duties.handover import HandoverDuty
 from oncall.daemon.duties.poll import PollDuty
 from oncall.daemon.duties.reload import ReloadDuty
 from oncall.daemon.duties.selfcheck import SelfCheckDuty
@@ -57,6 +60,8 @@ def duty_list(d: Daemon, started: datetime) -> list[Duty]:
     duties.append(HandoffDuty(d.engine, d.transport, d.configuration, sms_blocked=d.alerts.sms_blocked,
                               enabled=s.handoff_notices, window=timedelta(minutes=s.handoff_notice_minutes),
                               interval=every(s.handoff_check_seconds)))
+    duties.append(HandoverDuty(d.engine, d.transport, d.configuration, inbox=d.inbox, service=d.service,
+                               sms_blocked=d.alerts.sms_blocked, interval=every(s.handover_check_seconds)))
     if any(source.silence_after is not None for source in s.sources.values()):
         duties.append(SilenceDuty(d.source_health, d.alerts, interval=every(s.silence_check_seconds)))
     if s.deadman_url:

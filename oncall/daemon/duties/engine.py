@@ -16,6 +16,7 @@ from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.daemon.duties.base import ENGINE, DutyReport, Pacing
 from oncall.escalation.runner import Runner, RunReport
+from oncall.handover.store import WaitingTickets
 from oncall.intake import Intake, Outcome
 from oncall.interfaces import Clock
 from oncall.metrics import Metrics
@@ -66,10 +67,12 @@ class EngineDuty:
 class IntakeOutcomes:
     """The intake's ``on_outcome``: each ticket event counted; values oncall did not know told
     to the admins; and, for a customer not entitled to after-hours help, the public
-    "the desk opens at …" reply queued for write-back."""
+    "the desk opens at …" reply queued for write-back; a ticket that did not page while its
+    desk was closed kept for the desk's hand-over (and dropped when it pages or is closed)."""
 
     def __init__(self, metrics: Metrics, vocabulary: VocabularyReports, writeback: WriteBackFeed,
-                 snapshot: Callable[[], Snapshot], clock: Clock) -> None:
+                 snapshot: Callable[[], Snapshot], clock: Clock, *, waiting: WaitingTickets | None = None) -> None:
+        self.waiting = waiting
         self.metrics = metrics
         self.vocabulary = vocabulary
         self.writeback = writeback
@@ -84,7 +87,21 @@ class IntakeOutcomes:
             except Exception:  # the ticket was decided already; telling the admins is best effort
                 log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
         d = outcome.decision
+        self._keep_waiting(outcome)
         if d is not None and not d.page and not d.entitled and not d.business_hours:
             desk = self.snapshot().desks.get(d.desk)
             self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
                                               desk.name or desk.id if desk else d.desk, self.clock.now())
+
+    def _keep_waiting(self, outcome: Outcome) -> None:
+        if self.waiting is None:
+            return
+        d = outcome.decision
+        try:
+            if outcome.outcome == "no_page" and d is not None and d.handover_at is not None \
+                    and outcome.ticket is not None:
+                self.waiting.record(outcome.source, outcome.ticket, d, self.clock.now())
+            elif outcome.outcome in ("paged", "cancelled") or outcome.event == "closed":
+                self.waiting.drop(outcome.source, outcome.ticket_id)
+        except Exception:  # the ticket was decided already; the hand-over is best effort
+            log.exception("handover.keep_failed", source=outcome.source, ticket_id=outcome.ticket_id)

@@ -1,0 +1,75 @@
+"""The waiting tickets, kept in ``waiting_tickets`` until their desk's hand-over."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, select, update
+
+from oncall.handover.model import WaitingTicket, why_not_paged
+from oncall.rules import Decision
+from oncall.store.tables import waiting_tickets as table
+from oncall.tickets import Priority, Severity, Status, Ticket
+
+
+def _row(r: Any) -> WaitingTicket:
+    return WaitingTicket(
+        source=r.source, ticket_id=r.ticket_id, desk=r.desk, priority=Priority(r.priority),
+        severity=Severity(r.severity) if r.severity else None, customer=r.customer, subject=r.subject,
+        status=Status(r.status), reason=r.reason, rule=r.rule, respond_by=r.respond_by,
+        handover_at=r.handover_at, page_policy=r.page_policy, received_at=r.received_at)
+
+
+class WaitingTickets:
+    """Raises ``SQLAlchemyError`` when the database fails."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, source: str, ticket: Ticket, decision: Decision, now: datetime) -> None:
+        """Keep (or refresh) a ticket that did not page for its desk's next opening; a ticket
+        already handed over waits again only for a later opening."""
+        assert decision.handover_at is not None
+        values = dict(desk=decision.desk, priority=ticket.priority.value,
+                      severity=ticket.severity.value if ticket.severity else None, customer=ticket.customer,
+                      subject=ticket.subject[:2000], status=ticket.status.value, reason=why_not_paged(decision),
+                      rule=decision.rule, respond_by=decision.respond_by, handover_at=decision.handover_at,
+                      page_policy=decision.page_at_opening, updated_at=now)
+        key = and_(table.c.source == source, table.c.ticket_id == ticket.id)
+        with self.engine.begin() as conn:
+            found = conn.execute(select(table.c.handed_over_at, table.c.handover_at).where(key)).first()
+            if found is None:
+                conn.execute(insert(table).values(source=source, ticket_id=ticket.id, received_at=now, **values))
+            elif found.handed_over_at is None or found.handover_at < decision.handover_at:
+                conn.execute(update(table).where(key).values(handed_over_at=None, **values))
+
+    def drop(self, source: str, ticket_id: str) -> bool:
+        """The ticket was closed, or it paged: it no longer waits."""
+        with self.engine.begin() as conn:
+            return bool(conn.execute(delete(table).where(and_(
+                table.c.source == source, table.c.ticket_id == ticket_id))).rowcount)
+
+    def due(self, now: datetime) -> list[WaitingTicket]:
+        """Tickets whose desk has opened since they were kept, not yet handed over."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).where(and_(
+                table.c.handed_over_at.is_(None), table.c.handover_at <= now)).order_by(table.c.received_at))
+            return [_row(r) for r in rows]
+
+    def waiting(self) -> list[WaitingTicket]:
+        """Every ticket not yet handed over."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).where(table.c.handed_over_at.is_(None)).order_by(table.c.received_at))
+            return [_row(r) for r in rows]
+
+    def handed_over(self, tickets: list[WaitingTicket], now: datetime) -> list[WaitingTicket]:
+        """Mark these handed over; those another instance marked first are left out of the result."""
+        done: list[WaitingTicket] = []
+        with self.engine.begin() as conn:
+            for t in tickets:
+                if conn.execute(update(table).where(and_(
+                        table.c.source == t.source, table.c.ticket_id == t.ticket_id,
+                        table.c.handed_over_at.is_(None))).values(handed_over_at=now)).rowcount:
+                    done.append(t)
+        return done
