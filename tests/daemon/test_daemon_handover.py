@@ -4,9 +4,11 @@ a rule's ``page: at_opening`` pages an untouched ticket at the opening."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from daemon_rig import NY, PEOPLE, MakeRig, Rig, write_config
 from support import configs
 
@@ -133,3 +135,29 @@ def test_an_emergency_only_day_counts_as_closed(make_rig: MakeRig, tmp_path: Pat
     assert 0 == rig.run("handover").done
     rig.clock.set(MONDAY_OPENING + timedelta(days=1))
     assert 1 == rig.run("handover").done
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "eastern-emergency"
+LONG_WEEKENDS = {
+    "Friday evening before Labor Day: Tuesday 08:00": (datetime(2026, 9, 4, 18, 0, tzinfo=NY),
+                                                       datetime(2026, 9, 8, 8, 0, tzinfo=NY)),
+    "Wednesday evening before Thanksgiving: Friday 08:00": (datetime(2026, 11, 25, 18, 0, tzinfo=NY),
+                                                            datetime(2026, 11, 27, 8, 0, tzinfo=NY)),
+    "Christmas Eve: Monday 28 December 08:00": (datetime(2026, 12, 24, 18, 0, tzinfo=NY),
+                                                datetime(2026, 12, 28, 8, 0, tzinfo=NY)),
+}
+
+
+@pytest.mark.parametrize(("filed", "handed_over"), LONG_WEEKENDS.values(), ids=LONG_WEEKENDS.keys())
+def test_eastern_emergency_hands_over_after_a_long_weekend(make_rig: MakeRig, tmp_path: Path, filed: datetime,
+                                                            handed_over: datetime) -> None:
+    config = tmp_path / "eastern-emergency"
+    shutil.copytree(EXAMPLE, config)
+    rig = make_rig(filed, config=config)
+    rig.file("T-1", priority="normal")
+    rig.work()
+    rig.clock.set(handed_over - timedelta(seconds=1))
+    assert 0 == rig.run("handover").done
+    rig.clock.set(handed_over)
+    assert 1 == rig.run("handover").done
+    assert ["gina"] == [m.person_id for m in rig.transport.sent]  # the example's admin: no hand-over schedule
