@@ -132,6 +132,9 @@ def check(
     alerts = snapshot.notifications
     for line in describe_admin_alerts(alerts.admins, alerts.admin_alerts, snapshot.people):
         typer.echo(line)
+    for person in snapshot.people.values():
+        if person.notify:  # the others are paged as each step's contact says
+            typer.echo(person.describe_notify())
 
 
 def _blocked_phone_warnings(s: Any, snapshot: Any) -> list[Any]:

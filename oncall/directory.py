@@ -44,6 +44,7 @@ class SnapshotDirectory:
             addresses=person.addresses,
             methods=tuple(Channel(m) for m in person.contact_methods),
             sms_blocked=self._sms_blocked(person.id),
+            chain=person.notify_chain(),
         )
 
     def policy(self, policy_id: str) -> EscalationPolicy | None:

@@ -77,6 +77,22 @@ def check_policies(snapshot: Snapshot, now: datetime, horizon: timedelta) -> lis
         settings.admins, settings.admin_alerts, snapshot.people)
 
 
+def check_notify_rules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
+    """A person's own notification rules name channels they have an address for."""
+    from oncall.escalation.alerting import has_address
+    from oncall.notify.channels import CHANNELS
+
+    findings: list[Finding] = []
+    for i, person in enumerate(snapshot.items["people"]):
+        for j, rule in enumerate(person.notify):
+            if not has_address(person, rule.via):
+                spec = CHANNELS[rule.via]
+                findings.append(Finding(path=("people", i, "notify", j, "via"), message=(
+                    f"person {person.id!r} is notified via {rule.via} but has no "
+                    f"{spec.address_field or spec.address_noun}")))
+    return findings
+
+
 def check_schedules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
     from oncall.escalation.policy import policy_schedule_ids
     from oncall.schedules.checks import check_schedules as run
@@ -110,4 +126,5 @@ def check_handover(snapshot: Snapshot, now: datetime, horizon: timedelta) -> lis
     return findings
 
 
-DEFAULT_CHECKS = (check_ids, check_customers, check_rules, check_policies, check_schedules, check_handover)
+DEFAULT_CHECKS = (check_ids, check_customers, check_rules, check_policies, check_notify_rules,
+                  check_schedules, check_handover)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from oncall.escalation.alerting import AlertSeverity
@@ -31,6 +31,9 @@ class Contact:
     addresses: Mapping[str, str] = Addresses()
     methods: tuple[Channel, ...] = ()
     sms_blocked: bool = False  # the person texted STOP to our number
+    # The person's own notification rules, repeats unrolled: each channel with its offset
+    # from the moment a step pages them, in order. Empty: the step's contact decides alone.
+    chain: tuple[tuple[Channel, timedelta], ...] = ()
 
     def can_use(self, channel: Channel) -> bool:
         return reachable(self, channel, sms_blocked=self.sms_blocked) is not None

@@ -11,6 +11,8 @@
             delay: 15m
         repeat: 2                 # extra rounds after the first, or "forever"
         notify_admins_when_exhausted: true
+        ack_timeout: 30m          # optional: an acknowledgement not followed by a resolution
+                                  # (or the ticket solved) within this returns it to triggered
     notifications:
       admins: [alice, bob]
       admin_alerts:               # optional, per admin: channels tried in order per severity
@@ -159,6 +161,17 @@ class EscalationPolicy(Model):
     """Extra rounds through the steps after the first, or forever."""
     notify_admins_when_exhausted: bool = True
     """Alert the admins when the last round ends without an acknowledgement."""
+    ack_timeout: Duration | None = None
+    """Optional, e.g. 30m: an incident acknowledged but neither resolved nor its ticket solved
+    within this returns to triggered, pages the person who acknowledged first, then escalates
+    as usual. Absent: an acknowledgement lasts until the incident is resolved."""
+
+    @field_validator("ack_timeout")
+    @classmethod
+    def _ack_timeout(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and v <= timedelta(0):
+            raise ValueError("ack_timeout must be longer than 0 (leave it out for none)")
+        return v
 
     @field_validator("repeat")
     @classmethod

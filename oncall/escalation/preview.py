@@ -6,13 +6,15 @@ the actions it returns are read — its first notifications and the instant it w
 the next step — so the preview follows the engine's rules exactly (a step reaching nobody is
 skipped at once, ``both`` sends two channels, a person's own contact methods…). Addresses are
 masked. Whether someone has texted STOP lives in the service's database, not here: a preview
-assumes nobody has.
+assumes nobody has. A person with their own notification rules is listed once per entry of their
+chain, each at its instant (the chain runs until somebody acknowledges); the policy's
+acknowledgement timeout, if it has one, is said too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ from oncall.escalation.directory import Directory
 from oncall.escalation.engine import step
 from oncall.escalation.policy import EscalationPolicy
 from oncall.escalation.state import Notify, Record, new_state
+from oncall.fields import format_duration
 from oncall.interfaces import Channel
 from oncall.notify.channels import CHANNELS
 
@@ -39,25 +42,38 @@ class WouldPage:
 
 @dataclass(frozen=True, kw_only=True)
 class PagingPreview:
-    would_page: tuple[WouldPage, ...] = ()
+    would_page: tuple[WouldPage, ...] = ()  # now, then each later entry of people's own chains
     admins: tuple[WouldPage, ...] = ()  # told because the policy reaches nobody or ends
     next_step_at: datetime | None = None
     notes: tuple[str, ...] = ()
+    policy: str | None = None
+    ack_timeout: timedelta | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "would_page": [_json(p) for p in self.would_page],
             "next_step_at": self.next_step_at.isoformat() if self.next_step_at else None,
             "paging_notes": list(self.notes),
         }
+        if self.policy is not None:
+            out["ack_timeout"] = format_duration(self.ack_timeout) if self.ack_timeout else None
+        return out
 
     def lines(self) -> list[str]:
         """The preview for the text form of ``oncall explain`` (indented like its facts)."""
-        out = [f"  would page now: {_people(self.would_page)}" if self.would_page
-               else "  would page now: NOBODY"]
-        if self.would_page:
-            out[0] += f", at {self.would_page[0].at.isoformat()}"
+        first = self.would_page[0].at if self.would_page else None
+        now = tuple(p for p in self.would_page if p.at == first)
+        later = tuple(p for p in self.would_page if p.at != first)
+        out = [f"  would page now: {_people(now)}" if now else "  would page now: NOBODY"]
+        if first is not None:
+            out[0] += f", at {first.isoformat()}"
+        out.extend(f"  then, until somebody acknowledges: {p.person} by {p.channel} to {p.to}, "
+                   f"at {p.at.isoformat()}" for p in later)
         out.extend(f"    - {note}" for note in self.notes)
+        if self.policy is not None and self.ack_timeout:
+            out.append(f"  policy {self.policy}: an acknowledgement times out after "
+                       f"{format_duration(self.ack_timeout)} (triggered again, the acknowledger "
+                       "paged first, unless resolved or the ticket is solved)")
         if self.admins:
             out.append(f"  admins told: {_people(self.admins)}")
         if self.next_step_at is not None:
@@ -91,7 +107,17 @@ def preview_page(policy: EscalationPolicy, directory: Directory, now: datetime,
                                        to=CHANNELS[a.channel].mask(address) if address else "-"))
         return tuple(found)
 
+    later = []
+    for chain in state.chains:
+        contact = directory.contact(chain.person_id)
+        for channel, offset in chain.entries[chain.sent:]:
+            address = contact.address(channel) if contact else None
+            later.append(WouldPage(person=chain.person_id, channel=channel,
+                                   at=(chain.started + offset).astimezone(tz),
+                                   to=CHANNELS[channel].mask(address) if address else "-"))
+    later.sort(key=lambda p: p.at)
     return PagingPreview(
-        would_page=reached(True), admins=reached(False),
+        would_page=reached(True) + tuple(later), admins=reached(False),
+        policy=policy.id, ack_timeout=policy.ack_timeout,
         next_step_at=state.next_action_at.astimezone(tz) if state.next_action_at else None,
         notes=tuple(a.detail for a in actions if isinstance(a, Record) and a.kind in _TOLD))

@@ -51,7 +51,7 @@ from oncall.escalation.state import (
 )
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
-from oncall.notify.channels import texted_stop
+from oncall.notify.channels import CHANNELS, texted_stop
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
@@ -188,8 +188,10 @@ class Runner:
                     "address": address, "purpose": n.purpose, "round": n.round,
                     "step": n.step, "attempt": n.attempt, "short_code": code,
                     "body": n.note, "created_at": now, "updated_at": now})
-            wait = gate(repo.last_queued(conn, person, channel.value),
-                        self.settings().min_interval(channel), now)
+            # A call the person's own rules asked for is never delayed (held pages go with it).
+            asked_call = CHANNELS[channel].rings and any(n.personal for _r, n in items)
+            wait = None if asked_call else gate(repo.last_queued(conn, person, channel.value),
+                                                self.settings().min_interval(channel), now)
             if wait is not None:
                 report.held += len(values)
                 report.held_by_channel[channel.value] += len(values)

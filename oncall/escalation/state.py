@@ -1,19 +1,21 @@
 """The escalation state of one incident, the events that change it and the actions
 the engine asks for — plain frozen values, serialised to JSON for the database.
 
-Persisted states carry ``"v": 1`` so a later release can migrate them.
+Persisted states carry a version (``"v"``): version 2 added the people's own notification
+chains and who acknowledged; a version 1 state (stored before) loads with none of either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from oncall.interfaces import Channel
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+_LOADABLE_VERSIONS = (1, 2)
 
 
 class IncidentStatus(StrEnum):
@@ -42,6 +44,28 @@ class PersonCursor:
     failed: tuple[Channel, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class PersonChain:
+    """A paged person's own notification rules (their ``notify`` list), running from
+    ``started`` (when a step paged them) until somebody acknowledges. ``entries`` are the
+    channels with their offsets from ``started``, repeats unrolled; ``sent`` of them went
+    out. ``round`` and ``step`` are those of the step that started the chain: a later step
+    adds people and never cuts this chain short."""
+
+    person_id: str
+    started: datetime
+    entries: tuple[tuple[Channel, timedelta], ...]
+    round: int
+    step: int
+    sent: int = 0
+
+    def next_at(self) -> datetime | None:
+        """When the next entry is due; None once every entry went out."""
+        if self.sent >= len(self.entries):
+            return None
+        return self.started + self.entries[self.sent][1]
+
+
 # ---- events: inputs to step() -------------------------------------------------------
 
 
@@ -61,6 +85,7 @@ class Escalate:
 class Resolve:
     actor: str
     via: str = "cli"
+    reason: str = ""  # e.g. "ticket solved": said in the audit log
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +128,7 @@ class Notify:
     attempt: int  # 1 for the step's first wave, 2 for the first failover…
     purpose: str = "page"
     note: str = ""
+    personal: bool = False  # an entry of the person's own notification rules (never delayed if it rings)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,6 +166,8 @@ class IncidentState:
     exhausted: bool = False
     admins_alerted: bool = False
     cursors: tuple[PersonCursor, ...] = ()
+    chains: tuple[PersonChain, ...] = ()  # people paged by their own notification rules
+    acked_by: str | None = None  # who acknowledged (paged first when the acknowledgement times out)
     events: tuple[Event, ...] = ()  # queued by the service, applied by the next step()
 
     def queue(self, event: Event) -> IncidentState:
@@ -147,11 +175,19 @@ class IncidentState:
         (see :meth:`wake_at`) without making its next escalation step due."""
         return replace(self, events=(*self.events, event))
 
+    def due_at(self) -> datetime | None:
+        """The earliest of the next step (or, acknowledged, the acknowledgement's timeout)
+        and the next entry of a running notification chain."""
+        found = [t for t in (self.next_action_at, *(c.next_at() for c in self.chains))
+                 if t is not None]
+        return min(found, default=None)
+
     def wake_at(self, now: datetime) -> datetime | None:
         """When the runner should call step() for this incident."""
+        due = self.due_at()
         if self.events:
-            return now if self.next_action_at is None else min(now, self.next_action_at)
-        return self.next_action_at
+            return now if due is None else min(now, due)
+        return due
 
 
 def new_state(incident_id: int, now: datetime) -> IncidentState:
@@ -192,12 +228,19 @@ def state_to_json(state: IncidentState) -> dict[str, Any]:
              "wave": c.wave, "failed": [ch.value for ch in c.failed]}
             for c in state.cursors
         ],
+        "chains": [
+            {"person_id": c.person_id, "started": c.started.isoformat(),
+             "entries": [[ch.value, off.total_seconds()] for ch, off in c.entries],
+             "round": c.round, "step": c.step, "sent": c.sent}
+            for c in state.chains
+        ],
+        "acked_by": state.acked_by,
         "events": [_event_to_json(e) for e in state.events],
     }
 
 
 def state_from_json(data: dict[str, Any]) -> IncidentState:
-    if data.get("v") != STATE_VERSION:
+    if data.get("v") not in _LOADABLE_VERSIONS:
         raise ValueError(f"unsupported escalation state version {data.get('v')!r}")
     nxt = data["next_action_at"]
     return IncidentState(
@@ -217,5 +260,14 @@ def state_from_json(data: dict[str, Any]) -> IncidentState:
             )
             for c in data["cursors"]
         ),
+        chains=tuple(
+            PersonChain(
+                person_id=c["person_id"], started=datetime.fromisoformat(c["started"]),
+                entries=tuple((Channel(ch), timedelta(seconds=off)) for ch, off in c["entries"]),
+                round=int(c["round"]), step=int(c["step"]), sent=int(c["sent"]),
+            )
+            for c in data.get("chains", ())  # version 1 had none
+        ),
+        acked_by=data.get("acked_by"),
         events=tuple(_event_from_json(e) for e in data["events"]),
     )

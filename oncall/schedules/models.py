@@ -11,10 +11,19 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator, model_validator
 
 from oncall.desks.model import DAY_KEY_PATTERN, expand_day_key
-from oncall.fields import AwareDatetime, ClockTime, Day, Duration, Model, TimeZone, one_or_many
+from oncall.fields import (
+    AwareDatetime,
+    ClockTime,
+    Day,
+    Duration,
+    Model,
+    TimeZone,
+    format_duration,
+    one_or_many,
+)
 from oncall.interfaces import Channel
 from oncall.notify.channels import Addresses
 
@@ -68,6 +77,52 @@ Phone = Annotated[str, BeforeValidator(_normalise_phone), WithJsonSchema({
 }, mode="validation")]
 
 
+MAX_REPEAT = 50
+
+
+class NotifyRule(Model):
+    """One entry of a person's own notification rules: reach them ``via`` a channel ``after``
+    this long from the moment a step pages them (and again ``repeat`` more times, ``every``
+    apart), until somebody acknowledges."""
+
+    via: Channel
+    """The channel: any channel's name (sms, voice, email…); the person needs an address for it."""
+    after: Duration = timedelta(0)
+    """How long after the step pages them, e.g. 0m, 2m; not negative."""
+    repeat: int = 0
+    """How many more times to send it, ``every`` apart (0: once)."""
+    every: Duration | None = None
+    """The interval of the repeats; absent: ``after``."""
+
+    @field_validator("after", "every", mode="before")
+    @classmethod
+    def _not_negative(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().startswith("-"):
+            raise ValueError(f"must not be negative (got {value!r})")
+        return value
+
+    @field_validator("repeat")
+    @classmethod
+    def _repeat(cls, value: int) -> int:
+        if not 0 <= value <= MAX_REPEAT:
+            raise ValueError(f"repeat must be between 0 and {MAX_REPEAT} (got {value})")
+        return value
+
+    @field_validator("every")
+    @classmethod
+    def _positive_every(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("every must be longer than 0")
+        return value
+
+    def interval(self) -> timedelta:
+        return self.every if self.every is not None else self.after
+
+    def offsets(self) -> tuple[timedelta, ...]:
+        """When this entry goes out, from the moment the step pages the person."""
+        return tuple(self.after + k * self.interval() for k in range(self.repeat + 1))
+
+
 class Person(Model):
     """Someone who can be paged."""
 
@@ -90,6 +145,33 @@ class Person(Model):
     channel's name (sms, voice, email…)."""
     manager: str | None = None
     """The id of the person's manager."""
+    notify: tuple[NotifyRule, ...] = ()
+    """The person's own notification rules, e.g. [{via: sms, after: 0m}, {via: voice, after:
+    2m}, {via: voice, after: 5m, repeat: 3}]: when a step whose contact is own pages them, each
+    entry goes out that long after, until somebody acknowledges. Absent: the step's contact and
+    contact_methods decide (a failed method moves on to the next at once)."""
+
+    @model_validator(mode="after")
+    def _repeats_need_an_interval(self) -> Person:
+        for rule in self.notify:
+            if rule.repeat and rule.interval() <= timedelta(0):
+                raise ValueError(f"notify: {rule.via} after {format_duration(rule.after)} repeats "
+                                 "but has no interval: give it 'every' (or an 'after' above 0)")
+        return self
+
+    def notify_chain(self) -> tuple[tuple[Channel, timedelta], ...]:
+        """The notification rules as (channel, offset) in time order, repeats unrolled."""
+        entries = [(rule.via, at) for rule in self.notify for at in rule.offsets()]
+        return tuple(sorted(entries, key=lambda e: e[1]))
+
+    def describe_notify(self) -> str:
+        """One line, as ``oncall check`` shows each person's effective chain."""
+        if not self.notify:
+            methods = ", then ".join(self.contact_methods) or "nothing"
+            return (f"notify {self.id}: as each step's contact says (own: {methods}, "
+                    "the next at once when one fails)")
+        return f"notify {self.id}: " + ", ".join(
+            f"{channel} at {format_duration(at)}" for channel, at in self.notify_chain())
 
 
 class Restriction(Model):

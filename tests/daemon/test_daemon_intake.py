@@ -100,13 +100,26 @@ def test_closed_before_ack_cancels(rig: Rig) -> None:
     _cancelled_and_silent(rig)
 
 
-def test_closed_after_ack_keeps_the_incident_with_its_owner(rig: Rig) -> None:
+def test_closed_after_ack_resolves_the_incident(rig: Rig) -> None:
+    """The helpdesk closed the ticket its owner acknowledged: the incident is resolved by the ticket."""
     rig.file("T-1")
     rig.work()
     [inc] = rig.daemon.service.list()
     rig.daemon.service.ack(inc.id, rig.on_call(), rig.clock.now(), "sms")
     rig.clock.advance(timedelta(minutes=2))
     rig.file("T-1", status="closed", updated=rig.clock.now())
+    rig.work()
+    assert "resolved" == rig.daemon.service.get(inc.id).state.value
+    assert ["paged", "resolved"] == outcomes(rig)
+
+
+def test_lowered_after_ack_keeps_the_incident_with_its_owner(rig: Rig) -> None:
+    rig.file("T-1")
+    rig.work()
+    [inc] = rig.daemon.service.list()
+    rig.daemon.service.ack(inc.id, rig.on_call(), rig.clock.now(), "sms")
+    rig.clock.advance(timedelta(minutes=2))
+    rig.file("T-1", priority="low", updated=rig.clock.now())
     rig.work()
     assert "acknowledged" == rig.daemon.service.get(inc.id).state.value
 
