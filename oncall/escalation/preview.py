@@ -48,6 +48,7 @@ class PagingPreview:
     notes: tuple[str, ...] = ()
     policy: str | None = None
     ack_timeout: timedelta | None = None
+    at: datetime | None = None  # the instant previewed
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -61,12 +62,14 @@ class PagingPreview:
 
     def lines(self) -> list[str]:
         """The preview for the text form of ``oncall explain`` (indented like its facts)."""
-        first = self.would_page[0].at if self.would_page else None
-        now = tuple(p for p in self.would_page if p.at == first)
-        later = tuple(p for p in self.would_page if p.at != first)
-        out = [f"  would page now: {_people(now)}" if now else "  would page now: NOBODY"]
-        if first is not None:
-            out[0] += f", at {first.isoformat()}"
+        now = tuple(p for p in self.would_page if self.at is None or p.at == self.at)
+        later = tuple(p for p in self.would_page if p not in now)
+        if now:
+            out = [f"  would page now: {_people(now)}, at {now[0].at.isoformat()}"]
+        elif later:  # a chain whose first entry waits
+            out = ["  would page now: nobody yet (their own rules wait)"]
+        else:
+            out = ["  would page now: NOBODY"]
         out.extend(f"  then, until somebody acknowledges: {p.person} by {p.channel} to {p.to}, "
                    f"at {p.at.isoformat()}" for p in later)
         out.extend(f"    - {note}" for note in self.notes)
@@ -118,6 +121,6 @@ def preview_page(policy: EscalationPolicy, directory: Directory, now: datetime,
     later.sort(key=lambda p: p.at)
     return PagingPreview(
         would_page=reached(True) + tuple(later), admins=reached(False),
-        policy=policy.id, ack_timeout=policy.ack_timeout,
+        policy=policy.id, ack_timeout=policy.ack_timeout, at=at,
         next_step_at=state.next_action_at.astimezone(tz) if state.next_action_at else None,
         notes=tuple(a.detail for a in actions if isinstance(a, Record) and a.kind in _TOLD))

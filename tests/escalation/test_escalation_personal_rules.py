@@ -148,3 +148,15 @@ def test_a_state_stored_before_chains_still_loads() -> None:
     state, _ = step(state, policy(), directory(), T0 + MIN)
     assert IncidentStatus.ACKNOWLEDGED == state.status
     assert 2 == state_to_json(state)["v"]
+
+
+def test_the_preview_lists_each_chain_entry_at_its_instant() -> None:
+    from oncall.escalation.preview import preview_page
+
+    late = replace(person("ann"), chain=((VOICE, 1 * MIN), (VOICE, 3 * MIN)))
+    d = FakeDirectory(contacts={"ann": late}, on_call_map={"primary": ("ann",)})
+    found = preview_page(policy(), d, T0, UTC)
+    assert [("ann", "voice", T0 + MIN), ("ann", "voice", T0 + 3 * MIN)] == [
+        (p.person, p.channel.value, p.at) for p in found.would_page]
+    assert "  would page now: nobody yet (their own rules wait)" == found.lines()[0]
+    assert found.lines()[1].startswith("  then, until somebody acknowledges: ann by voice to ")
