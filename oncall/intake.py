@@ -39,7 +39,7 @@ class Outcome:
     source: str
     ticket_id: str
     event: str
-    outcome: str  # short word for metrics: paged, updated, no_page, cancelled, resolved, ignored, invalid
+    outcome: str  # short word for metrics: paged, updated, no_page, cancelled, ignored, invalid
     detail: str
     incident_id: int | None = None
     decision: Decision | None = None
@@ -77,64 +77,80 @@ class Intake:
         """Process at most ``limit`` stored events (oldest first); empty when none is left.
 
         The daemon alternates batches with the escalation runner, so pages go out while a
-        burst of tickets is still arriving instead of after it. Incidents the batch opens are
-        opened together in one transaction; any other change (a cancellation) first flushes
-        the opens queued before it, so events still take effect in order."""
-        items = self.inbox.unprocessed(limit)
-        if not items:
-            return []
-        # Events of this batch are marked processed together at its end (one transaction);
-        # until then a later event of the same ticket compares with the earlier one here.
-        seen = self.inbox.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id)
-        outcomes: list[Outcome | None] = []
-        opens: list[tuple[int, _Open]] = []
+        burst of tickets is still arriving instead of after it. The batch is claimed from the
+        inbox (:meth:`oncall.store.inbox.Inbox.claim`: on PostgreSQL no other instance gets
+        these events, and the batch's changes commit with their marks). Incidents the batch
+        opens are opened together, set-based; any other change (a cancellation) first
+        flushes the opens queued before it, so events still take effect in order. Events
+        left out because another worker holds an earlier event of their ticket are taken
+        up again once it is done."""
+        done, deferred = self._process_claimed(now, limit, None)
+        if deferred:
+            done += self._process_claimed(now, limit, deferred)[0]
+        return done
 
-        def flush() -> None:
-            results = self._open_all([o for _, o in opens], now)
-            for (index, job), result in zip(opens, results, strict=True):
-                outcomes[index] = job.outcome(result)
-            opens.clear()
+    def _process_claimed(self, now: datetime, limit: int,
+                         tickets: set[tuple[str, str]] | None) -> tuple[list[Outcome], set[tuple[str, str]]]:
+        with self.inbox.claim(limit, tickets=tickets) as claim:
+            items = claim.items
+            if not items:
+                return [], claim.deferred
+            service = self.service if claim.connection is None else self.service.within(claim.connection)
+            # Events of this batch are marked processed together at its end; until then a later
+            # event of the same ticket compares with the earlier one here.
+            seen = claim.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id)
+            outcomes: list[Outcome | None] = []
+            opens: list[tuple[int, _Open]] = []
 
-        for item in items:
-            judged = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
-                                 previous_known=True, now=now)
-            if not isinstance(judged, Outcome) or judged.outcome != "invalid":
-                seen[(item.source, item.ticket_id)] = item.ticket_json
-            if isinstance(judged, _Open):
-                opens.append((len(outcomes), judged))
-                outcomes.append(None)
-                continue
-            if isinstance(judged, _Cancel):
-                flush()
-                judged = judged.run(self.service, now)
-            outcomes.append(judged)
-        flush()
-        done = [o for o in outcomes if o is not None]
-        self.inbox.mark_many([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
+            def flush() -> None:
+                results = self._open_all(service, [o for _, o in opens], now)
+                for (index, job), result in zip(opens, results, strict=True):
+                    outcomes[index] = job.outcome(result)
+                opens.clear()
+
+            for item in items:
+                judged = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
+                                     previous_known=True, now=now)
+                if not isinstance(judged, Outcome) or judged.outcome != "invalid":
+                    seen[(item.source, item.ticket_id)] = item.ticket_json
+                if isinstance(judged, _Open):
+                    opens.append((len(outcomes), judged))
+                    outcomes.append(None)
+                    continue
+                if isinstance(judged, _Cancel):
+                    flush()
+                    judged = judged.run(service, now)
+                outcomes.append(judged)
+            flush()
+            done = [o for o in outcomes if o is not None]
+            claim.mark([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
+            deferred = claim.deferred
+        if service is not self.service and any(o.incident_id is not None for o in done):
+            self.service.on_change()  # after the commit: the runner sees what the batch did
         for outcome in done:
             self.on_outcome(outcome)
-        return done
+        return done, deferred
 
     def process(self, item: InboxItem, now: datetime) -> Outcome:
         """Process one stored event on its own."""
         judged = self._judge(item, now=now)
         if isinstance(judged, _Open):
-            return judged.outcome(self._open_all([judged], now)[0])
+            return judged.outcome(self._open_all(self.service, [judged], now)[0])
         if isinstance(judged, _Cancel):
             return judged.run(self.service, now)
         return judged
 
-    def _open_all(self, jobs: list[_Open], now: datetime) -> list[Incident | OncallError]:
+    def _open_all(self, service: IncidentService, jobs: list[_Open], now: datetime) -> list[Incident | OncallError]:
         if not jobs:
             return []
         requests = [(TicketSummary.from_ticket(j.ticket), j.policy) for j in jobs]
         try:
-            found: list[Incident | OncallError] = list(self.service.open_many(requests, now))
+            found: list[Incident | OncallError] = list(service.open_many(requests, now))
         except OncallError:  # one bad request (e.g. a policy removed by a reload): one at a time
             found = []
             for summary, policy in requests:
                 try:
-                    found.append(self.service.open_or_update(summary, policy, now))
+                    found.append(service.open_or_update(summary, policy, now))
                 except OncallError as exc:
                     found.append(exc)
         for _ in jobs:  # committed, not yet marked processed: the reliability tests' kill point
@@ -156,8 +172,8 @@ class Intake:
         base["unmapped"] = dict(ticket.unmapped)
         event = classify(previous, ticket)
         if event is Event.CLOSED:
-            return _Cancel(base=base, event=event, reason=f"ticket {ticket.status} in the helpdesk",
-                           decision=None, none_outcome="ignored", solved=True)
+            return _Cancel(base=base, event=event, reason=f"ticket {ticket.status}", decision=None,
+                           none_outcome="ignored")
         if not event.needs_evaluation:
             return Outcome(**base, event=event, outcome="ignored", detail=f"{event} event needs no decision")
         if self.resolve is not None:
@@ -198,22 +214,18 @@ class _Open:
 
 @dataclass(frozen=True, kw_only=True)
 class _Cancel:
-    """The ticket was closed, or lowered below the paging rule: stop its paging (a solved or
-    closed ticket also resolves an acknowledged incident)."""
+    """The ticket was closed, or lowered below the paging rule: stop its paging."""
 
     base: dict[str, Any]
     event: Event
     reason: str
     decision: Decision | None
     none_outcome: str  # the outcome when the ticket had no open incident
-    solved: bool = False  # solved or closed: an acknowledged incident is resolved too
 
     def run(self, service: IncidentService, now: datetime) -> Outcome:
-        inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now,
-                                        solved=self.solved)
+        inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now)
         log.info("ticket.cancel", source=self.base["source"], ticket_id=self.base["ticket_id"],
                  ticket_event=self.event.value, incident_id=inc.id if inc else None)
         detail = self.reason if self.decision is None else f"rule {self.decision.rule}"
-        word = "resolved" if inc and inc.state.value == "resolved" else "cancelled"
-        return Outcome(**self.base, event=self.event, outcome=word if inc else self.none_outcome,
+        return Outcome(**self.base, event=self.event, outcome="cancelled" if inc else self.none_outcome,
                        detail=detail, incident_id=inc.id if inc else None, decision=self.decision)

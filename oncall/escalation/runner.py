@@ -1,42 +1,68 @@
-"""The thin runner: loads due incidents, calls the pure engine, writes the result
+"""The thin runner: claims due incidents, calls the pure engine, writes the result
 and hands notifications to the transport.
+
+Several runners may share one database (several ``oncall run`` on PostgreSQL): every piece
+of work is claimed from the database, never assumed, so two workers never fire the same
+step or send the same message.
+
+- **Due steps** are claimed in batches, ``SELECT … FOR UPDATE SKIP LOCKED``: a batch is
+  stepped, its states saved, its ledger rows and audit rows written in one transaction.
+  Reply codes and the storm limit are per person: the step takes the people's locks
+  (:func:`oncall.store.claims.lock_people`).
+- **Messages** are claimed for sending: the message's rows move from ``pending`` to
+  ``sending`` with ``claimed_by`` (this runner's :attr:`Runner.worker_id`), a fencing token
+  (``claim_token``, new for every claim) and a deadline (``claim_deadline``: ``claim_for``
+  after the *database's* ``now()``, so clock skew between hosts cannot split a claim),
+  committed before the provider is called.
 
 Crash-safety protocol for sends:
 
 1. the engine's new state and the ledger rows (status ``pending``, or ``held`` by
    the storm limit) are committed in one transaction — a step is never lost;
-2. the message is claimed: its rows move to ``sending`` in a transaction that also
-   re-reads (and, on PostgreSQL, locks) their incidents, so an acknowledgement that
-   committed first always wins — a page for an incident no longer triggered is
-   ``cancelled`` there and never handed over;
-3. only then is the transport called;
-4. then the rows are marked ``sent`` or ``failed`` (a failure is fed back to the
-   engine as a :class:`DeliveryFailed` event so the person's next method goes out).
+2. the message is claimed (above) in a transaction that also re-reads (and, on
+   PostgreSQL, locks) its incidents, so an acknowledgement committed first — on any
+   instance — always wins: a page for an incident no longer triggered is ``cancelled``
+   there and never handed over. A message's rows are claimed together (a lock per message
+   key), so a bundle is never split between workers;
+3. right before the provider call the claim is re-validated: still ``sending`` with this
+   token and before its deadline (then renewed for another ``claim_for``). A claim younger
+   than :data:`FRESH` seconds by the host's boot clock — which keeps counting while the
+   process is stopped — needs no round trip: nobody may take it over before its deadline.
+   A worker whose claim was lost (frozen past the deadline, taken over) sends nothing;
+4. only then is the transport called;
+5. then the rows are marked ``sent`` or ``failed`` — only if the token is still theirs (a
+   failure is fed back to the engine as a :class:`DeliveryFailed` event so the person's
+   next method goes out). An outcome that comes back after the claim was taken over is
+   written to the audit log and leaves the rows ``unknown`` (their one resend stands).
 
-Recovery, at the start of every pass (so not only after a restart: between passes
-this runner has nothing in flight, so whatever it finds was left by a dead sender):
-a ``pending`` row never reached the transport and is simply sent. A ``sending`` row
-has an unknown outcome: it is marked ``unknown`` and resent once (a new row with
-``resend_of``), unless its incident is no longer triggered. A resend whose outcome is
-unknown too is not resent again; its page is treated as not delivered — a
-:class:`DeliveryFailed` — so the person's next contact method goes out at once
-instead of the step waiting out its delay. One runner per database (several would
-need a deadline on each claim before treating it as abandoned).
+Recovery, at the start of every pass and by any runner: a ``pending`` message never
+reached the transport and is simply claimed and sent, whoever wrote it. A ``sending`` claim
+past its deadline without an outcome — or one of this runner's own (between passes it has
+nothing in flight), or any on SQLite (one instance, whose runner has nothing in flight
+between passes) — has an unknown outcome: it is marked ``unknown`` and resent once (a new
+row with ``resend_of``), unless its incident is no longer triggered. A resend whose outcome
+is unknown too is not resent again; its page is treated as not delivered — a
+:class:`DeliveryFailed` — so the person's next contact method goes out at once instead of
+the step waiting out its delay. Expired claims are taken ``SKIP LOCKED`` and turned
+``unknown`` only under the token that was read, so two runners never resend one message.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from oncall.errors import DeliveryError, PermanentDeliveryError
 from oncall.escalation.directory import Directory
@@ -51,12 +77,17 @@ from oncall.escalation.state import (
 )
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
-from oncall.notify.channels import CHANNELS, texted_stop
+from oncall.notify.channels import texted_stop
+from oncall.store.claims import database_now, deadline, lock_people, shares_work, try_lock_messages
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
 SENDERS = 8  # messages handed to the transport at the same time
 MAX_PASSES = 5  # failovers produce new due work; a few passes settle it
+# A sending claim's life: longer than any transport's call with its retries (Twilio's and
+# SMTP's give up within about 20 s). Past it, with no outcome, the message is "unknown".
+CLAIM_FOR = timedelta(seconds=60)
+FRESH = 2.0  # seconds: a claim this young is re-validated without asking the database
 
 
 @dataclass
@@ -68,22 +99,50 @@ class RunReport:
     resent: int = 0
     cancelled: int = 0
     conflicts: int = 0
+    lost: int = 0  # claims lost before the provider call (frozen past the deadline): nothing sent
+    late: int = 0  # outcomes that came back after the claim was taken over
+    failovers: int = 0  # delivery failures fed back to the engine: due again at once
     held_by_channel: Counter[str] = field(default_factory=Counter)
     lateness: list[float] = field(default_factory=list)  # seconds each step fired after it was due
+
+
+@dataclass
+class Claim:
+    """A message this runner holds for sending: its rows, its token, and when (by the host's
+    boot clock, read before the claim was made or last renewed) it was taken."""
+
+    key: str
+    token: str
+    rows: Sequence[Any]
+    body: str
+    taken_at: float
 
 
 def _noop(_name: str) -> None:
     return None
 
 
+def _boot_clock() -> float:
+    """Seconds on a clock that never jumps and keeps counting while the process is stopped
+    (and, where the system has it, while the host sleeps)."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class Runner:
     """``run_due(now)`` is all the daemon calls (from its tick and its precise
-    wake-up job); ``next_wakeup()`` says when to call it next."""
+    wake-up job); ``next_wakeup()`` says when to call it next. ``worker_id`` names this
+    runner in the claims it makes (default: host, process id and a random part);
+    ``claim_for`` is the life of a sending claim (:data:`CLAIM_FOR`)."""
 
     def __init__(self, engine: Engine, transport: Transport, directory: Callable[[], Directory],
                  settings: Callable[[], NotificationSettings], *, batch: int = 500,
                  checkpoint: Callable[[str], None] = _noop,
-                 page_link: Callable[[int, str], str | None] | None = None) -> None:
+                 page_link: Callable[[int, str], str | None] | None = None,
+                 claim_for: timedelta = CLAIM_FOR, worker_id: str | None = None) -> None:
         self.engine = engine
         # (incident id, person id) -> a short link that opens that incident for that person
         # (the console's incident links); appended to a one-incident SMS or e-mail page.
@@ -93,6 +152,9 @@ class Runner:
         self.settings = settings
         self.batch = batch
         self.checkpoint = checkpoint  # crash tests kill the process at these points
+        self.claim_for = claim_for
+        self.fresh = min(FRESH, claim_for.total_seconds() / 2)
+        self.worker_id = worker_id or default_worker_id()
         self._lock = threading.Lock()
         self._settle_lock = threading.Lock()  # report counters and settlements, one at a time
         self._senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="oncall-send")
@@ -104,20 +166,16 @@ class Runner:
         report = RunReport()
         with self._lock:
             # Every send of the previous pass has finished (or died): what is still
-            # pending or claimed now was left behind.
+            # pending, or claimed by this runner, now was left behind.
             keys = self._recover(now, report)
             for _ in range(MAX_PASSES):
-                keys += self._step_due(now, report)
+                stepped, full = self._step_due(now, report)
+                keys += stepped
                 keys += self._release_held(now)
-                if len(keys) > 1:
-                    # Concurrently: one slow or retrying provider call must not hold back
-                    # every other person's page. Each message keeps its own ledger protocol.
-                    list(self._senders.map(lambda k: self._send(k, now, report), keys))
-                else:
-                    for key in keys:
-                        self._send(key, now, report)
-                if not keys and not self._has_due(now):
-                    break
+                failovers = report.failovers
+                self._send_all(self._claim(keys, now, report), now, report)
+                if not full and report.failovers == failovers:
+                    break  # nothing this pass made due again
                 keys = []
         return report
 
@@ -133,156 +191,221 @@ class Runner:
             self._policies[key] = EscalationPolicy.model_validate(data)
         return self._policies[key]
 
-    def _has_due(self, now: datetime) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(incidents.c.id).where(
-                incidents.c.next_action_at <= now).limit(1)).first() is not None
-
-    def _step_due(self, now: datetime, report: RunReport) -> list[str]:
+    def _step_due(self, now: datetime, report: RunReport) -> tuple[list[str], bool]:
+        """Claim a batch of due incidents, step them, and write the whole batch's states,
+        audit rows and ledger rows. Returns the new messages' keys and whether more may be
+        due now (a full batch, or an incident due again at once)."""
         directory = self.directory()
         with self.engine.begin() as conn:
-            rows = conn.execute(select(incidents).where(incidents.c.next_action_at <= now)
-                                .order_by(incidents.c.next_action_at).limit(self.batch)).all()
+            rows = conn.execute(_DUE, {"b_now": now, "b_limit": self.batch}).all()
             if not rows:
-                return []
+                return [], False
+            saves = []
+            audit: list[dict[str, Any]] = []
             notifies: list[tuple[Any, Notify]] = []
             for row in rows:
                 state = state_from_json(row.engine_state)
                 new, actions = step(state, self._policy(row.policy_json), directory, now)
-                if not repo.save_state(conn, row.id, row.version, new, now):
-                    report.conflicts += 1
-                    continue
+                saves.append((row.id, row.version, new))
                 report.stepped += 1
                 due = as_utc(row.next_action_at)
                 report.lateness.append(max(0.0, (now - due).total_seconds()) if due else 0.0)
-                repo.write_audit(conn, row.id, now, [a for a in actions if isinstance(a, Record)])
+                audit += repo.audit_rows(row.id, now, [a for a in actions if isinstance(a, Record)])
                 notifies += [(row, a) for a in actions if isinstance(a, Notify)]
-            keys = self._enqueue(conn, notifies, directory, now, report)
+            keys = self._enqueue(conn, notifies, directory, now, report, audit)
+            repo.save_states(conn, saves, now)
+            repo.insert_audit(conn, audit)
         self.checkpoint("stepped")
-        return keys
+        again = len(rows) >= self.batch or any((w := state.wake_at(now)) is not None and w <= now
+                                               for _, _, state in saves)
+        return keys, again
 
-    def _enqueue(self, conn: Connection, notifies: list[tuple[Any, Notify]],
-                 directory: Directory, now: datetime, report: RunReport) -> list[str]:
+    def _enqueue(self, conn: Connection, notifies: list[tuple[Any, Notify]], directory: Directory,
+                 now: datetime, report: RunReport, audit: list[dict[str, Any]]) -> list[str]:
         """Write ledger rows; per person and channel one message now, or hold them."""
         groups: dict[tuple[str, Channel], list[tuple[Any, Notify]]] = defaultdict(list)
         for row, n in notifies:
             groups[(n.person_id, n.channel)].append((row, n))
-        codes: dict[str, dict[int, int]] = {}
-        keys: list[str] = []
+        addresses: dict[tuple[str, Channel], str] = {}
         for (person, channel), items in groups.items():
             contact = directory.contact(person)
             address = contact.address(channel) if contact else None
-            if not address:
-                for row, _n in items:
-                    repo.write_audit(conn, row.id, now, [Record(
-                        kind="notification_skipped", actor=person, channel=channel.value,
-                        detail="no address for this channel")])
+            if address:
+                addresses[(person, channel)] = address
                 continue
-            used = codes.setdefault(person, repo.codes_in_use(conn, person))
-            values = []
-            for row, n in items:
-                code = used.get(row.id) or repo.smallest_free_code(used.values())
-                used[row.id] = code
-                values.append({
-                    "incident_id": row.id, "person_id": person, "channel": channel.value,
-                    "address": address, "purpose": n.purpose, "round": n.round,
-                    "step": n.step, "attempt": n.attempt, "short_code": code,
-                    "body": n.note, "created_at": now, "updated_at": now})
-            # A call the person's own rules asked for is never delayed (held pages go with it).
-            asked_call = CHANNELS[channel].rings and any(n.personal for _r, n in items)
-            wait = None if asked_call else gate(repo.last_queued(conn, person, channel.value),
-                                                self.settings().min_interval(channel), now)
-            if wait is not None:
+            for row, _n in items:
+                audit += repo.audit_rows(row.id, now, [Record(
+                    kind="notification_skipped", actor=person, channel=channel.value,
+                    detail="no address for this channel")])
+        if not addresses:
+            return []
+        people = {person for person, _ in addresses}
+        lock_people(conn, people)
+        wanted: dict[str, list[int]] = defaultdict(list)
+        for (person, channel) in addresses:
+            wanted[person] += [row.id for row, _n in groups[(person, channel)]]
+        codes = repo.reply_codes_for(conn, wanted)
+        holding = _holding(conn)
+        rows: list[dict[str, Any]] = []
+        keys: list[str] = []
+        for (person, channel), address in addresses.items():
+            items = groups[(person, channel)]
+            values = [{
+                "incident_id": row.id, "person_id": person, "channel": channel.value,
+                "address": address, "purpose": n.purpose, "round": n.round,
+                "step": n.step, "attempt": n.attempt, "short_code": codes[(person, row.id)],
+                "body": n.note, "created_at": now, "updated_at": now, "status": repo.PENDING,
+                "message_key": None, "not_before": None, "queued_at": None} for row, n in items]
+            wait_until = self._storm_gate(conn, person, channel, now)
+            if wait_until is not None:
                 report.held += len(values)
                 report.held_by_channel[channel.value] += len(values)
-                conn.execute(insert(notifications),
-                             [{**v, "status": repo.HELD, "not_before": wait} for v in values])
+                rows += [{**v, "status": repo.HELD, "not_before": wait_until} for v in values]
                 continue
             key = uuid.uuid4().hex
-            conn.execute(insert(notifications), [
-                {**v, "status": repo.PENDING, "message_key": key, "queued_at": now}
-                for v in values])
-            # Pages held back for this person go out in the same message.
-            conn.execute(update(notifications).where(and_(
-                notifications.c.person_id == person, notifications.c.channel == channel.value,
-                notifications.c.status == repo.HELD)).values(
-                    status=repo.PENDING, message_key=key, queued_at=now, updated_at=now))
-            self._compose(conn, key)
+            rows += [{**v, "message_key": key, "queued_at": now} for v in values]
+            if (person, channel.value) in holding:
+                # Pages held back for this person go out in the same message.
+                conn.execute(_HELD_TO_PENDING, {"b_person": person, "b_channel": channel.value, "b_key": key,
+                                                "b_now": now})
             keys.append(key)
-        return keys
+        conn.execute(_INSERT_NOTIFICATIONS, rows)
+        return self._compose(conn, keys)
+
+    def _storm_gate(self, conn: Connection, person: str, channel: Channel, now: datetime) -> datetime | None:
+        """None when a message to this person on this channel may go out now, else when it may."""
+        interval = self.settings().min_interval(channel)
+        if interval <= timedelta(0):
+            return None  # no storm limit on this channel
+        return gate(repo.last_queued(conn, person, channel.value), interval, now)
 
     def _release_held(self, now: datetime) -> list[str]:
         """Held pages whose storm interval has passed go out as one bundle each."""
-        keys: list[str] = []
         with self.engine.begin() as conn:
-            due = conn.execute(select(notifications.c.person_id, notifications.c.channel)
-                               .where(and_(notifications.c.status == repo.HELD,
-                                           notifications.c.not_before <= now))
-                               .distinct()).all()
+            due = conn.execute(_HELD_DUE, {"b_now": now}).all()
+            if not due:
+                return []
+            lock_people(conn, {person for person, _channel in due})
+            keys: list[str] = []
             for person, channel in due:
                 key = uuid.uuid4().hex
-                conn.execute(update(notifications).where(and_(
-                    notifications.c.person_id == person, notifications.c.channel == channel,
-                    notifications.c.status == repo.HELD)).values(
-                        status=repo.PENDING, message_key=key, queued_at=now, updated_at=now))
-                if self._compose(conn, key):
+                if conn.execute(_HELD_TO_PENDING, {"b_person": person, "b_channel": channel, "b_key": key,
+                                                   "b_now": now}).rowcount:
                     keys.append(key)
+            keys = self._compose(conn, keys)
         if keys:
             self.checkpoint("released")
         return keys
 
-    def _compose(self, conn: Connection, key: str) -> bool:
-        """Drop rows whose incident no longer needs them, write the message body."""
-        rows = conn.execute(
-            select(notifications.c.id, notifications.c.purpose, notifications.c.body,
-                   notifications.c.short_code, notifications.c.channel, notifications.c.person_id,
-                   incidents.c.id.label("iid"),
-                   incidents.c.state, incidents.c.priority, incidents.c.customer,
-                   incidents.c.subject, incidents.c.ticket_id)
-            .join(incidents, incidents.c.id == notifications.c.incident_id)
-            .where(notifications.c.message_key == key)
-            .order_by(notifications.c.id)).all()
-        live = [r for r in rows if r.state == "triggered" or r.purpose != "page"]
-        live_ids = {r.id for r in live}
-        dead = [r.id for r in rows if r.id not in live_ids]
+    def _compose(self, conn: Connection, keys: list[str]) -> list[str]:
+        """Drop rows whose incident no longer needs them, write each message's body.
+        Returns the keys with something left to send."""
+        if not keys:
+            return []
+        by_key: dict[str, list[Any]] = defaultdict(list)
+        for row in conn.execute(_MESSAGE_ROWS, {"b_keys": keys}):
+            by_key[row.message_key].append(row)
+        dead: list[int] = []
+        bodies: list[dict[str, str]] = []
+        for key in keys:
+            rows = by_key.get(key, [])
+            live = [r for r in rows if r.state == "triggered" or r.purpose != "page"]
+            dead += [r.id for r in rows if r not in live]
+            if live:
+                bodies.append({"b_key": key, "b_body": self._body(live)})
         if dead:
             conn.execute(update(notifications).where(notifications.c.id.in_(dead)).values(
                 status=repo.SUPPRESSED, message_key=None))
-        if not live:
-            return False
+        if bodies:
+            conn.execute(_SET_BODY, bodies)
+        return [b["b_key"] for b in bodies]
+
+    def _body(self, live: list[Any]) -> str:
         pages = [PageSubject(incident_id=r.iid, short_code=r.short_code, priority=r.priority,
                              customer=r.customer, subject=r.subject, ticket_id=r.ticket_id)
                  for r in live]
         first = live[0]
         if len(live) == 1 and first.purpose != "page":
-            body = alert_text(first.body or first.purpose, pages[0])
-        else:
-            body = bundle_text(pages, Channel(first.channel))
-            link = self.page_link(first.iid, first.person_id) if self.page_link and len(live) == 1 \
-                and Channel(first.channel) is not Channel.VOICE else None
-            if link:
-                body = f"{body} {link}"
-        conn.execute(update(notifications).where(notifications.c.message_key == key)
-                     .values(body=body))
-        return True
+            return alert_text(first.body or first.purpose, pages[0])
+        body = bundle_text(pages, Channel(first.channel))
+        link = self.page_link(first.iid, first.person_id) if self.page_link and len(live) == 1 \
+            and Channel(first.channel) is not Channel.VOICE else None
+        return f"{body} {link}" if link else body
 
-    # ---- sending ------------------------------------------------------------------
+    # ---- claiming and sending -----------------------------------------------------
 
-    def _send(self, key: str, now: datetime, report: RunReport) -> None:
-        self.checkpoint("claiming")
+    def _claim(self, keys: list[str], now: datetime, report: RunReport) -> list[Claim]:
+        """Claim the messages ``keys`` for this runner (see the module docstring), in one
+        transaction: their rows move from ``pending`` to ``sending`` with this runner's name,
+        a token and a deadline, after their incidents are re-checked there. A message
+        another worker holds, or already claimed, is left out."""
+        keys = list(dict.fromkeys(keys))
+        for _ in keys:
+            self.checkpoint("claiming")
+        if not keys:
+            return []
+        taken_at = _boot_clock()
         with self.engine.begin() as conn:
-            rows, cancelled = self._claim(conn, key, now)
-        if cancelled:
-            with self._settle_lock:
-                report.cancelled += cancelled
-        if not rows:
+            keys = try_lock_messages(conn, keys)
+            rows = conn.execute(_PENDING_ROWS, {"b_keys": keys}).all() if keys else []
+            if not rows:
+                return []
+            # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): an
+            # acknowledgement in flight either commits before this read or waits for the claim.
+            states = dict(conn.execute(_LOCK_INCIDENTS, {"b_ids": sorted({r.incident_id for r in rows})}).all())
+            dead = [r for r in rows if r.purpose == "page" and states[r.incident_id] != "triggered"]
+            if dead:
+                conn.execute(update(notifications).where(notifications.c.id.in_([r.id for r in dead]))
+                             .values(status=repo.CANCELLED, message_key=None, updated_at=now))
+                repo.insert_audit(conn, [row for r in dead for row in repo.audit_rows(r.incident_id, now, [Record(
+                    kind="notification", actor=r.person_id, channel=r.channel, outcome="cancelled",
+                    detail=f"not sent: incident {states[r.incident_id]} before it went out")])])
+                report.cancelled += len(dead)
+            dead_ids = {r.id for r in dead}
+            by_key: dict[str, list[Any]] = defaultdict(list)
+            for r in rows:
+                if r.id not in dead_ids:
+                    by_key[r.message_key].append(r)
+            cut = {r.message_key for r in dead} & set(by_key)
+            recomposed = set(self._compose(conn, sorted(cut)))  # the bundles without the cancelled pages
+            bodies = {} if not recomposed else dict(conn.execute(
+                select(notifications.c.message_key, notifications.c.body).distinct()
+                .where(notifications.c.message_key.in_(recomposed))).all())
+            claims = [Claim(key=key, token=uuid.uuid4().hex, rows=group,
+                            body=bodies.get(key, group[0].body), taken_at=taken_at)
+                      for key, group in by_key.items()]
+            if claims:
+                conn.execute(update(notifications).where(and_(
+                    notifications.c.message_key == bindparam("b_key"),
+                    notifications.c.status == repo.PENDING)).values(
+                    status=repo.SENDING, claimed_by=self.worker_id, claim_token=bindparam("b_token"),
+                    claim_deadline=deadline(conn, now, self.claim_for), updated_at=now),
+                    [{"b_key": c.key, "b_token": c.token} for c in claims])
+        return claims
+
+    def _send_all(self, claims: list[Claim], now: datetime, report: RunReport) -> None:
+        if len(claims) == 1:
+            self._send(claims[0], now, report)
             return
-        first = rows[0]
-        message = Outbound(key=key, channel=Channel(first.channel), to=first.address,
-                           person_id=first.person_id,
-                           incident_ids=tuple(sorted({r.incident_id for r in rows})),
-                           text=first.body, subject=first.body[:78])
+        # Concurrently: one slow or retrying provider call must not hold back every other
+        # person's page. Each message keeps its own ledger protocol. Every send ends before
+        # the pass does, so between passes this runner has nothing in flight.
+        futures = [self._senders.submit(self._send, c, now, report) for c in claims]
+        wait(futures)
+        for f in futures:
+            f.result()
+
+    def _send(self, claim: Claim, now: datetime, report: RunReport) -> None:
         self.checkpoint("before_send")
+        if not self._still_ours(claim, now):
+            with self._settle_lock:
+                report.lost += 1
+            return
+        first = claim.rows[0]
+        message = Outbound(key=claim.key, channel=Channel(first.channel), to=first.address,
+                           person_id=first.person_id,
+                           incident_ids=tuple(sorted({r.incident_id for r in claim.rows})),
+                           text=claim.body, subject=claim.body[:78])
         provider_id: str | None = None
         error: DeliveryError | None = None
         try:
@@ -293,88 +416,82 @@ class Runner:
             error = exc
         self.checkpoint("after_send")
         with self._settle_lock, self.engine.begin() as conn:
-            self._settle(conn, rows, provider_id, error, now, report)
+            self._settle(conn, claim, provider_id, error, now, report)
         self.checkpoint("settled")
 
-    def _claim(self, conn: Connection, key: str, now: datetime) -> tuple[Sequence[Any], int]:
-        """Move the message's rows from ``pending`` to ``sending``, after re-checking
-        their incidents in this transaction. Returns the claimed rows (empty when
-        nothing is left to send) and how many were cancelled."""
-        rows = conn.execute(select(notifications.c.id, notifications.c.incident_id,
-                                   notifications.c.person_id, notifications.c.channel,
-                                   notifications.c.purpose).where(and_(
-            notifications.c.message_key == key, notifications.c.status == repo.PENDING))).all()
-        if not rows:
-            return [], 0
-        # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): an
-        # acknowledgement in flight either commits before this read or waits for the claim.
-        states = dict(conn.execute(
-            select(incidents.c.id, incidents.c.state)
-            .where(incidents.c.id.in_({r.incident_id for r in rows}))
-            .order_by(incidents.c.id).with_for_update()).all())
-        dead = [r for r in rows if r.purpose == "page" and states[r.incident_id] != "triggered"]
-        if dead:
-            conn.execute(update(notifications).where(notifications.c.id.in_([r.id for r in dead]))
-                         .values(status=repo.CANCELLED, message_key=None, updated_at=now))
-            for r in dead:
-                repo.write_audit(conn, r.incident_id, now, [Record(
-                    kind="notification", actor=r.person_id, channel=r.channel,
-                    outcome="cancelled",
-                    detail=f"not sent: incident {states[r.incident_id]} before it went out")])
-            if len(dead) == len(rows):
-                return [], len(dead)
-            self._compose(conn, key)  # the bundle without the cancelled pages
-        conn.execute(update(notifications).where(and_(
-            notifications.c.message_key == key, notifications.c.status == repo.PENDING))
-            .values(status=repo.SENDING, updated_at=now))
-        claimed = conn.execute(select(notifications).where(and_(
-            notifications.c.message_key == key, notifications.c.status == repo.SENDING))
-            .order_by(notifications.c.id)).all()
-        return claimed, len(dead)
+    def _still_ours(self, claim: Claim, now: datetime) -> bool:
+        """Re-validate the claim right before the provider call: still ``sending`` under its
+        token and before its deadline — renewed then for another ``claim_for``."""
+        if _boot_clock() - claim.taken_at < self.fresh:
+            return True
+        taken_at = _boot_clock()
+        with self.engine.begin() as conn:
+            renewed = conn.execute(update(notifications).where(and_(
+                notifications.c.message_key == claim.key, notifications.c.claim_token == claim.token,
+                notifications.c.status == repo.SENDING,
+                notifications.c.claim_deadline > database_now(conn, now))).values(
+                claim_deadline=deadline(conn, now, self.claim_for))).rowcount
+        claim.taken_at = taken_at
+        return bool(renewed == len(claim.rows))
 
-    def _settle(self, conn: Connection, rows: Sequence[Any], provider_id: str | None,
+    def _settle(self, conn: Connection, claim: Claim, provider_id: str | None,
                 error: DeliveryError | None, now: datetime, report: RunReport) -> None:
-        ids = [r.id for r in rows]
         code = getattr(error, "code", None)
+        mine = and_(notifications.c.message_key == claim.key, notifications.c.claim_token == claim.token)
+        if error is None:
+            changed = conn.execute(update(notifications).where(and_(mine, notifications.c.status == repo.SENDING))
+                                   .values(status=repo.SENT, provider_id=provider_id, updated_at=now)).rowcount
+        else:
+            changed = conn.execute(update(notifications).where(and_(mine, notifications.c.status == repo.SENDING))
+                                   .values(status=repo.FAILED, error_code=str(code) if code else "transport",
+                                           updated_at=now)).rowcount
+        outcome = "sent" if error is None else "failed"
+        if not changed:
+            # The claim expired and was taken over (marked unknown, resent once) while this
+            # call was under way: say what happened; the resend stands.
+            report.late += 1
+            if provider_id:
+                conn.execute(update(notifications).where(mine).values(provider_id=provider_id))
+            repo.insert_audit(conn, [row for r in claim.rows for row in repo.audit_rows(r.incident_id, now, [Record(
+                kind="notification", actor=r.person_id, channel=r.channel, outcome=f"late {outcome}",
+                detail="the outcome came after the claim expired; the resend stands"
+                       + ("" if error is None else f": {error}"))])])
+            return
         if error is None:
             report.sent += 1
-            conn.execute(update(notifications).where(notifications.c.id.in_(ids)).values(
-                status=repo.SENT, provider_id=provider_id, updated_at=now))
         else:
             report.failed += 1
-            conn.execute(update(notifications).where(notifications.c.id.in_(ids)).values(
-                status=repo.FAILED, error_code=str(code) if code else "transport",
-                updated_at=now))
-        for r in rows:
-            repo.write_audit(conn, r.incident_id, now, [Record(
-                kind="notification", actor=r.person_id, channel=r.channel,
-                outcome="sent" if error is None else "failed",
-                detail=(f"attempt {r.attempt}" + (" (resend)" if r.resend_of else "")
-                        + ("" if error is None else f": {error}")))])
-            if error is not None and r.purpose == "page":
+        repo.insert_audit(conn, [row for r in claim.rows for row in repo.audit_rows(r.incident_id, now, [Record(
+            kind="notification", actor=r.person_id, channel=r.channel, outcome=outcome,
+            detail=(f"attempt {r.attempt}" + (" (resend)" if r.resend_of else "")
+                    + ("" if error is None else f": {error}")))])])
+        if error is None:
+            return
+        for r in claim.rows:
+            if r.purpose == "page":
                 failure = DeliveryFailed(person_id=r.person_id, channel=Channel(r.channel),
                                          round=r.round, step=r.step, reason=str(error),
                                          sms_blocked=texted_stop(error, r.channel))
                 feed_failure(conn, r.incident_id, failure, now)
+                report.failovers += 1
 
     # ---- recovery -----------------------------------------------------------------
 
     def _recover(self, now: datetime, report: RunReport) -> list[str]:
-        """Messages a dead sender left behind (see the module docstring). Returns the
-        keys to send: unclaimed messages, and the one resend of each unknown outcome."""
-        keys: list[str] = []
+        """Messages a dead or frozen sender left behind (see the module docstring). Returns
+        the keys to send: unclaimed messages, and the one resend of each unknown outcome."""
         with self.engine.begin() as conn:
-            rows = conn.execute(select(notifications, incidents.c.state.label("istate"))
-                                .join(incidents, incidents.c.id == notifications.c.incident_id)
-                                .where(notifications.c.status.in_((repo.PENDING, repo.SENDING)))
-                                .order_by(notifications.c.id)).all()
+            keys = list(conn.execute(_PENDING_KEYS).scalars())
+            if shares_work(conn):
+                # The message's lock first, then its rows: two runners never split a bundle.
+                stale = try_lock_messages(conn, list(conn.execute(_ABANDONED_KEYS, {"b_me": self.worker_id})
+                                                     .scalars()))
+                rows = conn.execute(_ABANDONED, {"b_me": self.worker_id, "b_keys": stale}).all() if stale else []
+            else:
+                rows = conn.execute(_CLAIMED).all()
             claimed: dict[str, list[Any]] = defaultdict(list)
             for r in rows:
-                if r.status == repo.PENDING:
-                    if r.message_key not in keys:
-                        keys.append(r.message_key)  # never handed over: send it as it is
-                else:
-                    claimed[r.message_key].append(r)
+                claimed[r.message_key].append(r)
             for key, group in claimed.items():
                 keys += self._recover_claimed(conn, key, group, now, report)
         return keys
@@ -384,7 +501,7 @@ class Runner:
         """A claimed message's outcome is unknown: resend it once, or, for a resend,
         feed the failure to the engine so the person's next method goes out now."""
         conn.execute(update(notifications).where(and_(
-            notifications.c.message_key == key, notifications.c.status == repo.SENDING))
+            notifications.c.id.in_([r.id for r in group]), notifications.c.status == repo.SENDING))
             .values(status=repo.UNKNOWN, updated_at=now))
         live = [r for r in group if r.istate == "triggered" or r.purpose != "page"]
         again = [r for r in live if r.resend_of is None]
@@ -401,6 +518,7 @@ class Runner:
                 person_id=r.person_id, channel=Channel(r.channel), round=r.round, step=r.step,
                 reason="not known to have gone out: the page and its resend were both "
                        "caught by crashes"), now)
+            report.failovers += 1
         if not again:
             return []
         new_key = f"{key[:24]}-resend"
@@ -413,6 +531,60 @@ class Runner:
             "created_at": now, "updated_at": now} for r in again])
         report.resent += len(again)
         return [new_key]
+
+
+# ---- statements, built once (compiled once per dialect) ------------------------------------
+
+_DUE = (select(incidents).where(incidents.c.next_action_at <= bindparam("b_now"))
+        .order_by(incidents.c.next_action_at).limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True))
+_INSERT_NOTIFICATIONS = insert(notifications)
+_HELD_TO_PENDING = update(notifications).where(and_(
+    notifications.c.person_id == bindparam("b_person"), notifications.c.channel == bindparam("b_channel"),
+    notifications.c.status == repo.HELD)).values(
+    status=repo.PENDING, message_key=bindparam("b_key"), queued_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+_HELD_DUE = (select(notifications.c.person_id, notifications.c.channel)
+             .where(and_(notifications.c.status == repo.HELD, notifications.c.not_before <= bindparam("b_now")))
+             .distinct().order_by(notifications.c.person_id, notifications.c.channel))
+_HOLDING = select(notifications.c.person_id, notifications.c.channel).where(
+    notifications.c.status == repo.HELD).distinct()
+_MESSAGE_ROWS = (
+    select(notifications.c.id, notifications.c.message_key, notifications.c.purpose, notifications.c.body,
+           notifications.c.short_code, notifications.c.channel, notifications.c.person_id,
+           incidents.c.id.label("iid"), incidents.c.state, incidents.c.priority, incidents.c.customer,
+           incidents.c.subject, incidents.c.ticket_id)
+    .join(incidents, incidents.c.id == notifications.c.incident_id)
+    .where(notifications.c.message_key.in_(bindparam("b_keys", expanding=True)))
+    .order_by(notifications.c.id))
+_SET_BODY = update(notifications).where(notifications.c.message_key == bindparam("b_key")).values(
+    body=bindparam("b_body"))
+_PENDING_ROWS = (select(notifications).where(and_(
+    notifications.c.message_key.in_(bindparam("b_keys", expanding=True)),
+    notifications.c.status == repo.PENDING)).order_by(notifications.c.id).with_for_update())
+_LOCK_INCIDENTS = (select(incidents.c.id, incidents.c.state)
+                   .where(incidents.c.id.in_(bindparam("b_ids", expanding=True)))
+                   .order_by(incidents.c.id).with_for_update())
+_PENDING_KEYS = (select(notifications.c.message_key).where(notifications.c.status == repo.PENDING)
+                 .group_by(notifications.c.message_key).order_by(func.min(notifications.c.id)))
+_CLAIMED = (select(notifications, incidents.c.state.label("istate"))
+            .join(incidents, incidents.c.id == notifications.c.incident_id)
+            .where(notifications.c.status == repo.SENDING).order_by(notifications.c.id))
+# PostgreSQL: claims past their deadline by the database's clock, claims made before claims
+# had deadlines, and this runner's own (it has nothing in flight between passes).
+_ABANDONED_WHERE = and_(notifications.c.status == repo.SENDING, or_(
+    notifications.c.claim_deadline.is_(None), notifications.c.claim_deadline < func.now(),
+    notifications.c.claimed_by == bindparam("b_me")))
+_ABANDONED_KEYS = (select(notifications.c.message_key).where(_ABANDONED_WHERE)
+                   .group_by(notifications.c.message_key).order_by(func.min(notifications.c.id)))
+_ABANDONED = (select(notifications, incidents.c.state.label("istate"))
+              .join(incidents, incidents.c.id == notifications.c.incident_id)
+              .where(and_(_ABANDONED_WHERE, notifications.c.message_key.in_(bindparam("b_keys", expanding=True))))
+              .order_by(notifications.c.id).with_for_update(of=notifications))
+
+
+def _holding(conn: Connection) -> set[tuple[str, str]]:
+    """(person, channel) pairs with pages held by the storm limit."""
+    return {(p, c) for p, c in conn.execute(_HOLDING)}
 
 
 def feed_failure(conn: Connection, incident_id: int, failure: DeliveryFailed,

@@ -9,8 +9,11 @@ daemon can run the escalation runner straight away instead of at its next tick.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +32,7 @@ from oncall.escalation.state import (
     Record,
     Resolve,
     new_state,
+    state_from_json,
     state_to_json,
 )
 from oncall.incidents import repo
@@ -43,7 +47,7 @@ SYSTEM_ACTORS = frozenset({"oncall", "ticket"})
 
 
 class IncidentService:
-    def __init__(self, engine: Engine, directory: Callable[[], Directory], *,
+    def __init__(self, engine: Engine | _Savepoints, directory: Callable[[], Directory], *,
                  on_change: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.directory = directory
@@ -60,7 +64,7 @@ class IncidentService:
         batch of the intake). Raises IncidentError (nothing changed) for an unknown policy."""
         try:
             with self.engine.begin() as conn:
-                found = [self._open_in(conn, ticket, policy_id, now) for ticket, policy_id in requests]
+                found = self.open_many_in(conn, requests, now)
         except IntegrityError:
             # Another writer opened one between our read and insert: take theirs.
             if len(requests) > 1:
@@ -74,69 +78,111 @@ class IncidentService:
             self.on_change()
         return [incident for incident, _ in found]
 
-    def _open_in(self, conn: Connection, ticket: TicketSummary, policy_id: str,
-                 now: datetime) -> tuple[Incident, bool]:
-        existing = repo.open_for_ticket(conn, ticket.source, ticket.ticket_id)
-        if existing is not None:
-            return self._update_summary(conn, existing, ticket, now), False
-        policy = self.directory().policy(policy_id)
-        if policy is None:
-            raise IncidentError(f"unknown escalation policy {policy_id!r}")
-        incident_id = self._insert(conn, ticket, policy, now)
-        repo.write_audit(conn, incident_id, now, [Record(
-            kind="triggered", actor="ticket",
-            detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")] + [
-            Record(kind="ticket_read", actor="ticket", detail=note) for note in ticket.notes])
-        created = repo.load(conn, incident_id)
-        assert created is not None
-        return created, True
+    def open_many_in(self, conn: Connection, requests: list[tuple[TicketSummary, str]],
+                     now: datetime) -> builtins.list[tuple[Incident, bool]]:
+        """The work of :meth:`open_many` in the caller's transaction, set-based: one read of
+        the tickets' open incidents, then the new incidents, their engine state and their
+        audit rows written in one statement each, and nothing read back. Returns each
+        request's incident and whether it was created. Raises IncidentError (before writing
+        anything) for an unknown policy."""
+        policies: dict[str, EscalationPolicy] = {}
+        for _ticket, policy_id in requests:
+            if policy_id not in policies:
+                policy = self.directory().policy(policy_id)
+                if policy is None:
+                    raise IncidentError(f"unknown escalation policy {policy_id!r}")
+                policies[policy_id] = policy
+        current = repo.open_for_tickets(conn, {(t.source, t.ticket_id) for t, _ in requests})
+        results: builtins.list[tuple[Incident, bool] | None] = []
+        fresh: builtins.list[tuple[int, TicketSummary, EscalationPolicy]] = []  # (index in results, …)
+        later: builtins.list[tuple[int, TicketSummary]] = []  # a ticket opened earlier in this batch
+        pending: set[tuple[str, str]] = set()
+        updates: builtins.list[tuple[Incident, dict[str, str | None]]] = []
+        for ticket, policy_id in requests:
+            key = (ticket.source, ticket.ticket_id)
+            if key in pending:
+                later.append((len(results), ticket))
+                results.append(None)
+            elif key in current:
+                inc, changes = _summary_changes(current[key], ticket, now)
+                if changes:
+                    updates.append((inc, changes))
+                current[key] = inc
+                results.append((inc, False))
+            else:
+                pending.add(key)
+                fresh.append((len(results), ticket, policies[policy_id]))
+                results.append(None)
+        audit_rows: builtins.list[dict[str, Any]] = []
+        if fresh:
+            created = self._insert_many(conn, [(t, p) for _, t, p in fresh], now)
+            for (index, ticket, policy), inc in zip(fresh, created, strict=True):
+                results[index] = (inc, True)
+                current[(ticket.source, ticket.ticket_id)] = inc
+                audit_rows += repo.audit_rows(inc.id, now, [Record(
+                    kind="triggered", actor="ticket",
+                    detail=f"{ticket.source} ticket {ticket.ticket_id}, policy {policy.id}")] + [
+                    Record(kind="ticket_read", actor="ticket", detail=note) for note in ticket.notes])
+        for index, ticket in later:  # the same ticket again in one batch: as if one after the other
+            inc, changes = _summary_changes(current[(ticket.source, ticket.ticket_id)], ticket, now)
+            if changes:
+                updates.append((inc, changes))
+            current[(ticket.source, ticket.ticket_id)] = inc
+            results[index] = (inc, False)
+        for inc, changes in updates:
+            conn.execute(update(incidents).where(incidents.c.id == inc.id).values(
+                updated_at=now, version=incidents.c.version + 1, **changes))
+            audit_rows += repo.audit_rows(inc.id, now, [Record(
+                kind="updated", actor="ticket", detail=", ".join(sorted(changes)))])
+        repo.insert_audit(conn, audit_rows)
+        done = [r for r in results if r is not None]
+        assert len(done) == len(requests)
+        return done
 
-    def _insert(self, conn: Connection, ticket: TicketSummary, policy: EscalationPolicy,
-                now: datetime) -> int:
-        placeholder = state_to_json(new_state(0, now))
-        new_id = int(conn.execute(insert(incidents).values(
-            source=ticket.source, ticket_id=ticket.ticket_id, state="triggered",
-            policy_id=policy.id, policy_json=policy.model_dump(mode="json"),
-            engine_state=placeholder, round=0, step=-1, next_action_at=now,
-            created_at=now, updated_at=now, priority=ticket.priority,
-            customer=ticket.customer, subject=ticket.subject, version=1,
-        ).returning(incidents.c.id)).scalar_one())
-        conn.execute(update(incidents).where(incidents.c.id == new_id).values(
-            engine_state=state_to_json(new_state(new_id, now))))
-        return new_id
+    def _insert_many(self, conn: Connection, tickets: builtins.list[tuple[TicketSummary, EscalationPolicy]],
+                     now: datetime) -> builtins.list[Incident]:
+        """New incidents, due at once: ids drawn first, so each row is written once."""
+        at = now.astimezone(UTC)
+        ids = repo.new_incident_ids(conn, len(tickets))
+        dumped: dict[str, dict[str, Any]] = {}
+        rows: builtins.list[dict[str, Any]] = []
+        made: builtins.list[Incident] = []
+        for incident_id, (ticket, policy) in zip(ids, tickets, strict=True):
+            state = new_state(incident_id, now)
+            rows.append({
+                "id": incident_id, "source": ticket.source, "ticket_id": ticket.ticket_id, "state": "triggered",
+                "policy_id": policy.id,
+                "policy_json": dumped.setdefault(policy.id, policy.model_dump(mode="json")),
+                "engine_state": state_to_json(state), "round": 0, "step": -1, "next_action_at": now,
+                "created_at": now, "updated_at": now, "priority": ticket.priority,
+                "customer": ticket.customer, "subject": ticket.subject, "version": 1})
+            made.append(Incident(
+                id=incident_id, source=ticket.source, ticket_id=ticket.ticket_id, state=IncidentStatus.TRIGGERED,
+                policy_id=policy.id, round=0, step=-1, next_action_at=at, acknowledged_by=None,
+                acknowledged_at=None, created_at=at, updated_at=at, resolved_at=None, priority=ticket.priority,
+                customer=ticket.customer, subject=ticket.subject, version=1,
+                engine=state_from_json(rows[-1]["engine_state"])))
+        conn.execute(_INSERT_INCIDENTS, rows)
+        return made
 
-    def _update_summary(self, conn: Connection, inc: Incident, ticket: TicketSummary,
-                        now: datetime) -> Incident:
-        changes = {k: v for k, v in (("priority", ticket.priority),
-                                     ("customer", ticket.customer),
-                                     ("subject", ticket.subject)) if getattr(inc, k) != v}
-        if not changes:
-            return inc
-        conn.execute(update(incidents).where(incidents.c.id == inc.id).values(
-            updated_at=now, version=incidents.c.version + 1, **changes))
-        repo.write_audit(conn, inc.id, now, [Record(
-            kind="updated", actor="ticket", detail=", ".join(sorted(changes)))])
-        found = repo.load(conn, inc.id)
-        assert found is not None
-        return found
+    def within(self, conn: Connection) -> IncidentService:
+        """This service working inside ``conn``'s transaction: each of its transactions is a
+        savepoint there, committed only with the caller's (the intake's claim of a batch on
+        PostgreSQL), and ``on_change`` is left to the caller, after its commit."""
+        return IncidentService(_Savepoints(conn), self.directory)
 
     def cancel_for_ticket(self, source: str, ticket_id: str, reason: str,
-                          now: datetime, *, solved: bool = False) -> Incident | None:
+                          now: datetime) -> Incident | None:
         """The ticket was downgraded, solved or closed. A triggered incident is
-        cancelled. An acknowledged one is resolved when the ticket was ``solved`` (or
-        closed) in the helpdesk, by ``ticket`` with the reason in the audit log; a
-        downgraded one stays with a note (a human owns it now)."""
+        cancelled; an acknowledged one stays with a note (a human owns it now)."""
         with self.engine.begin() as conn:
             inc = repo.open_for_ticket(conn, source, ticket_id)
             if inc is None:
                 return None
-            if inc.state is IncidentStatus.ACKNOWLEDGED and not solved:
+            if inc.state is IncidentStatus.ACKNOWLEDGED:
                 repo.write_audit(conn, inc.id, now, [Record(
                     kind="ticket_changed", actor="ticket", detail=reason)])
                 return inc
-        if inc.state is IncidentStatus.ACKNOWLEDGED:
-            return self._apply(inc.id, Resolve(actor="ticket", via=source, reason=reason), now,
-                               actor="ticket")
         return self._apply(inc.id, Cancel(reason=reason), now, actor="ticket")
 
     def ack(self, incident_id: int, actor: str, now: datetime, via: str = "cli") -> Incident:
@@ -182,8 +228,7 @@ class IncidentService:
                 inc = repo.load(conn, incident_id)
                 if inc is None:
                     raise NoSuchIncident(incident_id)
-                state, actions = transition(inc.engine, event, now,
-                                            ack_timeout=_policy_of(conn, inc.id).ack_timeout)
+                state, actions = transition(inc.engine, event, now)
                 if state == inc.engine:
                     raise IncidentError(_refusal(inc, event))
                 extra = {}
@@ -291,10 +336,35 @@ class IncidentService:
         return Incident.from_row(row) if row else None
 
 
-def _policy_of(conn: Connection, incident_id: int) -> EscalationPolicy:
-    """The policy the incident started with (kept with it across reloads)."""
-    data = conn.execute(select(incidents.c.policy_json).where(incidents.c.id == incident_id)).scalar_one()
-    return EscalationPolicy.model_validate(data)
+_INSERT_INCIDENTS = insert(incidents)
+
+
+def _summary_changes(inc: Incident, ticket: TicketSummary, now: datetime) -> tuple[Incident, dict[str, str | None]]:
+    """The incident with the ticket's newer summary, and the columns that changed."""
+    changes = {k: v for k, v in (("priority", ticket.priority), ("customer", ticket.customer),
+                                 ("subject", ticket.subject)) if getattr(inc, k) != v}
+    if not changes:
+        return inc, changes
+    return replace(inc, updated_at=now.astimezone(UTC), version=inc.version + 1, priority=ticket.priority,
+                   customer=ticket.customer, subject=ticket.subject), changes
+
+
+class _Savepoints:
+    """An Engine look-alike over one connection in a transaction: ``begin()`` is a savepoint,
+    ``connect()`` the connection itself (see :meth:`IncidentService.within`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.conn.begin_nested():
+            yield self.conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield self.conn
 
 
 def _refusal(inc: Incident, event: Ack | Resolve | Escalate | Cancel) -> str:

@@ -3,18 +3,37 @@
 A webhook stores the ticket here (idempotent on source + event key) and only then
 answers 2xx; a worker processes unprocessed rows afterwards. A crash in between
 loses nothing: the row is still unprocessed at start-up.
+
+Workers take stored events in batches with :meth:`Inbox.claim`. On PostgreSQL, where
+several instances share the inbox, a batch is claimed with ``FOR UPDATE SKIP LOCKED`` in a
+transaction that lasts while it is processed: what the batch changes (incidents opened,
+paging cancelled) commits with the events marked processed, or not at all — a worker
+that dies or freezes (the transaction is ended after :data:`CLAIM_IDLE` of silence)
+leaves its events to the others, and nothing it does afterwards commits. The events of
+one ticket are processed in order: a batch leaves out any event whose ticket has an
+earlier event held by another worker, and after its commit takes those up again, waiting
+(at most :data:`FOLLOW_UP_WAIT`) for the earlier ones to be done. On SQLite, one instance,
+a batch is a plain read and each change commits as it is made (a crash replays the
+events, and processing is idempotent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from oncall.store.claims import bound_idleness, shares_work
 from oncall.store.tables import cursors, ticket_events
+
+CLAIM_IDLE = timedelta(seconds=30)  # a batch whose worker stays silent this long goes back to the others
+FOLLOW_UP_WAIT = timedelta(seconds=2)  # waiting for another worker's earlier events of the same tickets
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,9 +104,39 @@ class Inbox:
     def unprocessed(self, limit: int = 100) -> list[InboxItem]:
         """Oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(ticket_events).where(
-                ticket_events.c.processed_at.is_(None)).order_by(ticket_events.c.id).limit(limit))
+            rows = conn.execute(_unprocessed(limit, None))
             return [_item(r) for r in rows]
+
+    @contextmanager
+    def claim(self, limit: int, *, tickets: set[tuple[str, str]] | None = None) -> Iterator[InboxClaim]:
+        """At most ``limit`` unprocessed events, oldest first, claimed for this worker until
+        the block ends (see the module docstring); ``tickets`` limits them to those tickets
+        and waits for events another worker holds instead of passing over them (a follow-up
+        of :attr:`InboxClaim.deferred`). On PostgreSQL what is written through
+        :meth:`InboxClaim.writing` and :meth:`InboxClaim.mark` commits when the block ends
+        without an exception."""
+        if not shares_work(self.engine):
+            with self.engine.connect() as conn:
+                items = [_item(r) for r in conn.execute(_unprocessed(limit, tickets))]
+            yield InboxClaim(self, items, None, set())
+            return
+        with self.engine.connect() as conn, conn.begin():
+            bound_idleness(conn, CLAIM_IDLE)
+            query = _unprocessed(limit, tickets).with_for_update(skip_locked=tickets is None)
+            if tickets is None:
+                rows = conn.execute(query).all()
+            else:
+                conn.execute(text(f"SET LOCAL lock_timeout = {int(FOLLOW_UP_WAIT.total_seconds() * 1000)}"))
+                try:
+                    with conn.begin_nested():
+                        rows = conn.execute(query).all()
+                except OperationalError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                        raise
+                    rows = []  # still held: the holder's next batch, or anyone's next wake, takes them
+            items = [_item(r) for r in rows]
+            kept, deferred = _in_ticket_order(conn, items)
+            yield InboxClaim(self, kept, conn, deferred)
 
     def mark_processed(self, item_id: int, outcome: str, at: datetime) -> None:
         self.mark_many([(item_id, outcome)], at)
@@ -97,9 +146,7 @@ class Inbox:
         if not outcomes:
             return
         with self.engine.begin() as conn:
-            conn.execute(update(ticket_events).where(ticket_events.c.id == bindparam("item_id")).values(
-                processed_at=at, outcome=bindparam("item_outcome")),
-                [{"item_id": i, "item_outcome": o} for i, o in outcomes])
+            _mark(conn, outcomes, at)
 
     def last_ticket_state(self, source: str, ticket_id: str, *,
                           before_id: int | None = None) -> dict[str, Any] | None:
@@ -116,8 +163,10 @@ class Inbox:
         return dict(found.ticket_json) if found else None
 
 
-    def last_states(self, tickets: set[tuple[str, str]], *, before_id: int) -> dict[tuple[str, str], dict[str, Any]]:
-        """:meth:`last_ticket_state` for many tickets in one query (a batch of the intake)."""
+    def last_states(self, tickets: set[tuple[str, str]], *, before_id: int,
+                    conn: Connection | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+        """:meth:`last_ticket_state` for many tickets in one query (a batch of the intake),
+        through ``conn`` when given."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         if not tickets:
             return found
@@ -125,11 +174,90 @@ class Inbox:
             ticket_events.c.processed_at.is_not(None), ticket_events.c.id < before_id,
             tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets))))
             .group_by(ticket_events.c.source, ticket_events.c.ticket_id))
-        with self.engine.connect() as conn:
-            for row in conn.execute(select(ticket_events.c.source, ticket_events.c.ticket_id,
-                                           ticket_events.c.ticket_json).where(ticket_events.c.id.in_(latest))):
-                found[(row.source, row.ticket_id)] = dict(row.ticket_json)
+        query = select(ticket_events.c.source, ticket_events.c.ticket_id,
+                       ticket_events.c.ticket_json).where(ticket_events.c.id.in_(latest))
+        if conn is not None:
+            rows = conn.execute(query).all()
+        else:
+            with self.engine.connect() as own:
+                rows = own.execute(query).all()
+        for row in rows:
+            found[(row.source, row.ticket_id)] = dict(row.ticket_json)
         return found
+
+
+class InboxClaim:
+    """A batch of stored events this worker holds (:meth:`Inbox.claim`). ``items`` are
+    oldest first; ``deferred`` names the tickets with events left out because another
+    worker holds an earlier one (always empty on SQLite). ``connection`` is the claim's own
+    transaction on PostgreSQL, None on SQLite."""
+
+    def __init__(self, inbox: Inbox, items: list[InboxItem], connection: Connection | None,
+                 deferred: set[tuple[str, str]]) -> None:
+        self.inbox = inbox
+        self.items = items
+        self.connection = connection
+        self.deferred = deferred
+
+    def last_states(self, tickets: set[tuple[str, str]], *, before_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+        return self.inbox.last_states(tickets, before_id=before_id, conn=self.connection)
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A transaction for a change the batch makes: on PostgreSQL a savepoint of the claim's
+        (committed with it), on SQLite its own, committed at once."""
+        if self.connection is None:
+            with self.inbox.engine.begin() as conn:
+                yield conn
+        else:
+            with self.connection.begin_nested():
+                yield self.connection
+
+    def mark(self, outcomes: list[tuple[int, str]], at: datetime) -> None:
+        """The batch's events processed (on PostgreSQL with the claim's commit)."""
+        if self.connection is None:
+            self.inbox.mark_many(outcomes, at)
+        elif outcomes:
+            _mark(self.connection, outcomes, at)
+
+
+def _unprocessed(limit: int, tickets: set[tuple[str, str]] | None) -> Any:
+    query = select(ticket_events).where(ticket_events.c.processed_at.is_(None))
+    if tickets is not None:
+        query = query.where(tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets)))
+    return query.order_by(ticket_events.c.id).limit(limit)
+
+
+_MARK = update(ticket_events).where(ticket_events.c.id == bindparam("item_id")).values(
+    processed_at=bindparam("item_at"), outcome=bindparam("item_outcome"))
+
+
+def _mark(conn: Connection, outcomes: list[tuple[int, str]], at: datetime) -> None:
+    conn.execute(_MARK, [{"item_id": i, "item_outcome": o, "item_at": at} for i, o in outcomes])
+
+
+def _in_ticket_order(conn: Connection, items: list[InboxItem]) -> tuple[list[InboxItem], set[tuple[str, str]]]:
+    """``items`` without those whose ticket has an earlier unprocessed event outside them
+    (held by another worker, which must finish it first), and the tickets concerned."""
+    if not items:
+        return items, set()
+    ours = {i.id for i in items}
+    last: dict[tuple[str, str], int] = {}
+    for item in items:
+        last[(item.source, item.ticket_id)] = item.id
+    outside = conn.execute(select(ticket_events.c.source, ticket_events.c.ticket_id, ticket_events.c.id).where(and_(
+        ticket_events.c.processed_at.is_(None), ticket_events.c.id < max(ours),
+        tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(last)),
+        ticket_events.c.id.not_in(sorted(ours))))).all()
+    first_outside: dict[tuple[str, str], int] = {}
+    for source, ticket_id, event_id in outside:
+        key = (source, ticket_id)
+        if event_id < last[key]:
+            first_outside[key] = min(event_id, first_outside.get(key, event_id))
+    if not first_outside:
+        return items, set()
+    kept = [i for i in items if i.id < first_outside.get((i.source, i.ticket_id), i.id + 1)]
+    return kept, set(first_outside)
 
 
 def get_cursor(engine: Engine, name: str) -> str | None:

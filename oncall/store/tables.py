@@ -22,6 +22,9 @@ metadata = MetaData()
 
 OPEN_STATES = ("triggered", "acknowledged")
 _OPEN_SQL = "state IN ('triggered', 'acknowledged')"
+# "The incident is open" in the words of the partial index on open tickets: SQLite uses a
+# partial index only for a query that says exactly what its WHERE says (bound values do not).
+IS_OPEN = text(_OPEN_SQL)
 
 # Inbox: a ticket is stored here before the webhook answers 2xx, then processed.
 ticket_events = Table(
@@ -99,11 +102,30 @@ notifications = Table(
     Column("queued_at", UTCDateTime()),  # released for sending (the storm limit counts it)
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    # The sending claim (see escalation/runner.py): which worker holds it, its fencing token,
+    # and until when, in the database's time. Past the deadline with no outcome = unknown.
+    Column("claimed_by", String(100)),
+    Column("claim_token", String(32)),
+    Column("claim_deadline", UTCDateTime()),
     Index("ix_notifications_status", "status", "not_before"),
     Index("ix_notifications_person", "person_id", "channel", "queued_at"),
     Index("ix_notifications_incident", "incident_id"),
     Index("ix_notifications_provider", "provider_id"),
     Index("ix_notifications_message", "message_key"),
+)
+
+# Reply codes (``#3`` in a page, ``3a`` in a reply): one row per code a person has been given.
+# A code belongs to an open incident, or is free (incident_id NULL) once its incident closed;
+# a new incident takes the person's smallest free code, else one past the largest — two index
+# look-ups, however many incidents are open.
+reply_codes = Table(
+    "reply_codes", metadata,
+    Column("person_id", String(200), primary_key=True),
+    Column("code", Integer, primary_key=True, autoincrement=False),
+    Column("incident_id", Integer),
+    Index("ix_reply_codes_incident", "incident_id"),
+    Index("ix_reply_codes_free", "person_id", "code",
+          sqlite_where=text("incident_id IS NULL"), postgresql_where=text("incident_id IS NULL")),
 )
 
 audit = Table(

@@ -1,6 +1,7 @@
 """Crash recovery over a real database (SQLite and PostgreSQL): a message caught by a
-crash after its claim is resent once; one never claimed is simply sent; and a step
-whose page is known not to have reached the person fails over at once."""
+crash after its claim is resent once (once the claim's deadline has passed); one never
+claimed is simply sent; and a step whose page is known not to have reached the person
+fails over at once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine
-from support.harness import Paging
+from support.harness import Paging, expire_claims
 
 from oncall.incidents.model import TicketSummary
 from oncall.interfaces import Channel, Outbound
@@ -49,6 +50,7 @@ def test_a_send_caught_by_a_crash_is_resent_once_and_recorded(p: Paging, point: 
     inc = p.service.open_or_update(ticket(), "primary", T0)
     with pytest.raises(Crash):
         p.new_runner(checkpoint=crash_at(point)).run_due(T0)
+    expire_claims(p.engine)
     p.new_runner().run_due(T0 + MIN)
     expected = 1 if point == "before_send" else 2
     assert expected == len(p.transport.sent)
@@ -67,6 +69,7 @@ def test_a_resend_caught_by_a_second_crash_fails_over_at_once(p: Paging, point: 
     for _ in range(2):
         with pytest.raises(Crash):
             p.new_runner(checkpoint=crash_at(point)).run_due(T0)
+        expire_claims(p.engine)
     p.new_runner().run_due(T0 + MIN)
     assert (0 if point == "before_send" else 2) == len(handed(p, Channel.SMS))
     assert [("ann", (inc.id,))] == handed(p, Channel.VOICE)
@@ -97,6 +100,7 @@ def test_a_resend_never_claimed_before_a_second_crash_is_sent(p: Paging) -> None
     inc = p.service.open_or_update(ticket(), "primary", T0)
     with pytest.raises(Crash):
         p.new_runner(checkpoint=crash_at("before_send")).run_due(T0)
+    expire_claims(p.engine)
     with pytest.raises(Crash):
         p.new_runner(checkpoint=crash_at("claiming")).run_due(T0)
     p.new_runner().run_due(T0 + MIN)
@@ -130,6 +134,7 @@ def test_no_resend_for_incident_acknowledged_during_the_crash(p: Paging) -> None
     with pytest.raises(Crash):
         p.new_runner(checkpoint=crash_at("before_send")).run_due(T0)
     p.service.ack(inc.id, "ann", T0)
+    expire_claims(p.engine)
     p.new_runner().run_due(T0 + MIN)
     assert [] == p.transport.sent
     assert ["unknown"] == [e.status for e in p.service.ledger(inc.id)]

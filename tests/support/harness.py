@@ -4,14 +4,16 @@ and a recording transport over one database."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from oncall.escalation.policy import ChannelLimit, EscalationPolicy, NotificationSettings
 from oncall.escalation.runner import Runner
+from oncall.incidents import repo
 from oncall.incidents.service import IncidentService
 from oncall.interfaces import Channel
+from oncall.store.tables import notifications
 from oncall.testing.paging import FakeDirectory, RecordingTransport, person
 
 PRIMARY = EscalationPolicy.model_validate({
@@ -56,3 +58,12 @@ class Paging:
     def new_runner(self, **kwargs: object) -> Runner:
         return Runner(self.engine, self.transport, lambda: self.directory,
                       lambda: self.settings, **kwargs)  # type: ignore[arg-type]
+
+
+def expire_claims(engine: Engine) -> None:
+    """Every sending claim's deadline passes: what the database's clock does while a killed
+    runner stays dead. (On SQLite the one instance's runner takes over its dead predecessor's
+    claims at once; on PostgreSQL another instance, or the restarted one, waits for this.)"""
+    with engine.begin() as conn:
+        conn.execute(update(notifications).where(notifications.c.status == repo.SENDING).values(
+            claim_deadline=datetime(2000, 1, 1, tzinfo=UTC)))

@@ -1,0 +1,89 @@
+"""Claiming work from the database when several instances share it.
+
+On PostgreSQL any number of ``oncall run`` instances work on one database: rows are
+claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (a row another worker holds is passed
+over, never waited for), deadlines are in the database's time (``now()``), so clock skew
+between hosts cannot split a claim, and per-person work is serialised with transaction
+advisory locks. SQLite serves one instance (see :mod:`.instance_lock`) and every transaction
+takes the write lock at ``BEGIN IMMEDIATE``: a plain ``SELECT`` there claims as surely, and
+the database's time is the host's — the worker's own clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import BindParameter, ColumnElement, Connection, Engine, Interval, bindparam, func, literal, text
+
+from oncall.store.types import UTCDateTime
+
+# Namespaces of the advisory locks (the first key of the two-key form), so they never meet
+# the schema-upgrade lock or each other.
+PERSON_LOCKS = 0x6F6E63
+MESSAGE_LOCKS = 0x6F6E64
+
+
+def shares_work(bind: Connection | Engine) -> bool:
+    """True where several instances may claim the same rows (PostgreSQL); False on SQLite,
+    where one instance owns the file."""
+    return bind.dialect.name == "postgresql"
+
+
+def database_now(bind: Connection | Engine, now: datetime) -> ColumnElement[datetime]:
+    """The current instant as the database tells it: ``now()`` on PostgreSQL (the start of the
+    transaction), ``now`` — the worker's clock — on SQLite."""
+    if shares_work(bind):
+        return func.now()
+    return literal(now, UTCDateTime())
+
+
+def deadline(bind: Connection | Engine, now: datetime, span: timedelta) -> ColumnElement[datetime]:
+    """``span`` after :func:`database_now`."""
+    if shares_work(bind):
+        return func.now() + _interval(span)
+    return literal(now + span, UTCDateTime())
+
+
+def _interval(span: timedelta) -> BindParameter[timedelta]:
+    return bindparam(None, span, type_=Interval())
+
+
+def lock_people(conn: Connection, people: Iterable[str]) -> None:
+    """Serialise work on each person (reply codes, storm limit) with the other instances'
+    transactions until this one ends: advisory locks taken in sorted order, so two
+    workers never wait for each other in a circle. A no-op on SQLite (one writer)."""
+    if not shares_work(conn):
+        return
+    for person in sorted(set(people)):
+        conn.execute(_LOCK_PERSON, {"space": PERSON_LOCKS, "key": _key(person)})
+
+
+_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(:space, :key)")
+_TRY_LOCKS = text("SELECT pg_try_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[]))"
+                  " WITH ORDINALITY AS t(k, n) ORDER BY n")
+
+
+def try_lock_messages(conn: Connection, keys: list[str]) -> list[str]:
+    """The message keys this transaction now holds, of ``keys``: one statement, no waiting; a
+    key another worker's transaction holds is left out. A message's rows are claimed
+    together, so a bundle is never split between two workers. All of them on SQLite."""
+    if not shares_work(conn) or not keys:
+        return keys
+    got = conn.execute(_TRY_LOCKS, {"space": MESSAGE_LOCKS, "keys": [_key(k) for k in keys]}).scalars().all()
+    return [k for k, held in zip(keys, got, strict=True) if held]
+
+
+def _key(name: str) -> int:
+    """A stable signed 32-bit key for ``name`` (``hash()`` differs between processes)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
+
+
+def bound_idleness(conn: Connection, span: timedelta) -> None:
+    """End this transaction — and release what it claimed — if its worker goes quiet for
+    ``span`` in the middle of it (a frozen process, a lost host): PostgreSQL closes the
+    session, the rows go back to the other instances, and the frozen worker's later writes
+    fail with it. A no-op on SQLite."""
+    if shares_work(conn):
+        conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(span.total_seconds() * 1000)}"))
