@@ -1,7 +1,10 @@
 """Telling admins: blocked phones, silent ticket sources, coverage gaps, bad reloads.
 
 Alerts go straight to the transport (they belong to no incident) and are
-de-duplicated through the cursors table, so a restart does not repeat them. Which address
+de-duplicated through the cursors table, so a restart does not repeat them, and several
+instances seeing the same problem tell the admins once: each alert's key is claimed with one
+insert on the table's primary key before anything is sent (``claim_once``), so exactly one
+caller wins, whoever races. Which address
 an admin is reached at on a channel is the channel's descriptor's to say
 (:func:`oncall.notify.channels.reachable`).
 
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from oncall import logs
 from oncall.config.snapshot import Snapshot
@@ -30,6 +33,8 @@ from oncall.escalation.alerting import AlertSeverity, with_stop_fallback
 from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import reachable
 from oncall.store.inbox import get_cursor, set_cursor
+from oncall.store.leases import UNFENCED, Fencing, claim_once
+from oncall.store.tables import cursors
 
 log = logs.get("oncall.alerts")
 
@@ -61,6 +66,14 @@ class AdminAlerts:
     def blocked_people(self) -> list[str]:
         return sorted(self._blocked)
 
+    def refresh_blocked(self) -> None:
+        """Re-read who texted STOP: another process or instance may have learnt it. Never from
+        inside a write transaction (see ``__init__``)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(cursors.c.name, cursors.c.value).where(
+                cursors.c.name.startswith(SMS_BLOCKED, autoescape=True))).all()
+        self._blocked = {name[len(SMS_BLOCKED):] for name, value in rows if value == "1"}
+
     def sms_opted_out(self, person_id: str, now: datetime, *, told: str = STOP_TEXTED) -> bool:
         """``person_id`` texted STOP. Remember it, so the next page calls them at once instead
         of failing on SMS first, and tell the admins (``told``, ``{person}`` filled in) — once
@@ -75,14 +88,16 @@ class AdminAlerts:
         return True
 
     def alert(self, key: str, text: str, now: datetime, *,
-              severity: AlertSeverity = AlertSeverity.WARNING) -> int:
+              severity: AlertSeverity = AlertSeverity.WARNING, fence: Fencing = UNFENCED) -> int:
         """Send ``text`` to every admin once per ``key``, by the channels each admin has for
-        ``severity`` (the first that delivers); returns how many got it."""
+        ``severity`` (the first that delivers); returns how many got it. ``fence``: the lease
+        of the duty raising it, when it is a singleton's (raises :class:`~oncall.errors.LeaseLost`)."""
         name = f"alert:{key}"
         if get_cursor(self.engine, name) is not None:
             return 0
         # Claim first: an alert is better lost in a crash than repeated in a loop.
-        set_cursor(self.engine, name, now.isoformat(), now)
+        if not claim_once(self.engine, name, now.isoformat(), now, fence):
+            return 0
         snapshot = self.snapshot()
         sent = 0
         log.critical("admin.alert", key=key, text=text, severity=severity.value)

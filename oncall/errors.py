@@ -10,6 +10,7 @@
     │   ├── NoSuchIncident           no incident has that id
     │   └── UnknownActor             the person acting is not in the configuration
     ├── StoreError                   the database cannot be used (missing, unreachable, wrong schema)
+    │   └── LeaseLost                a lease this instance worked under was taken or lapsed: write nothing
     ├── SourceError                  a ticket source failed (signature, poller, write-back)
     │   └── SignatureError           an inbound request is not authentic
     └── DeliveryError                a notification could not be handed to a transport
@@ -88,6 +89,15 @@ class UnknownActor(IncidentError):
 
 class StoreError(OncallError):
     """The database cannot be used: not there, unreachable, or its schema is not this version's."""
+
+
+class LeaseLost(StoreError):
+    """The named lease a singleton duty works under is no longer this instance's (another took
+    it, or it lapsed while this one was frozen or cut off): what it was doing must stop."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        super().__init__(f"lease {name}: {reason}")
 
 
 class SourceError(OncallError):

@@ -7,6 +7,10 @@ every checkpoint is a no-op. Phases: ``accepted`` (ticket stored, not processed)
 ``stepped``, ``released``, ``claiming`` (a message about to be claimed: still
 ``pending``), ``before_send`` (claimed, not yet handed over), ``after_send``,
 ``settled``, and ``acknowledged`` (acknowledgement committed, reply not yet answered).
+
+The whole instance dies, as in a crash: ``oncall run``'s worker child, reaching its
+checkpoint, kills its web process first (``before_dying``), and a web process's death takes
+its worker with it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ def _noop(_phase: str) -> None:
     return None
 
 
-def checkpoint_from_env(env: dict[str, str] | None = None) -> Callable[[str], None]:
+def checkpoint_from_env(env: dict[str, str] | None = None, *,
+                        before_dying: Callable[[], None] = lambda: None) -> Callable[[str], None]:
     spec = (env if env is not None else os.environ).get(ENV, "").strip()
     if not spec:
         return _noop
@@ -39,6 +44,7 @@ def checkpoint_from_env(env: dict[str, str] | None = None) -> Callable[[str], No
         with lock:
             seen[name] += 1
             if seen[name] == target:
+                before_dying()
                 os.kill(os.getpid(), signal.SIGKILL)
 
     return checkpoint

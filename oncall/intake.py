@@ -39,7 +39,7 @@ class Outcome:
     source: str
     ticket_id: str
     event: str
-    outcome: str  # short word for metrics: paged, updated, no_page, cancelled, ignored, invalid
+    outcome: str  # short word for metrics: paged, updated, no_page, cancelled, resolved, ignored, invalid
     detail: str
     incident_id: int | None = None
     decision: Decision | None = None
@@ -172,8 +172,8 @@ class Intake:
         base["unmapped"] = dict(ticket.unmapped)
         event = classify(previous, ticket)
         if event is Event.CLOSED:
-            return _Cancel(base=base, event=event, reason=f"ticket {ticket.status}", decision=None,
-                           none_outcome="ignored")
+            return _Cancel(base=base, event=event, reason=f"ticket {ticket.status} in the helpdesk",
+                           decision=None, none_outcome="ignored", solved=True)
         if not event.needs_evaluation:
             return Outcome(**base, event=event, outcome="ignored", detail=f"{event} event needs no decision")
         if self.resolve is not None:
@@ -214,18 +214,22 @@ class _Open:
 
 @dataclass(frozen=True, kw_only=True)
 class _Cancel:
-    """The ticket was closed, or lowered below the paging rule: stop its paging."""
+    """The ticket was closed, or lowered below the paging rule: stop its paging (a solved or
+    closed ticket also resolves an acknowledged incident)."""
 
     base: dict[str, Any]
     event: Event
     reason: str
     decision: Decision | None
     none_outcome: str  # the outcome when the ticket had no open incident
+    solved: bool = False  # solved or closed: an acknowledged incident is resolved too
 
     def run(self, service: IncidentService, now: datetime) -> Outcome:
-        inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now)
+        inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now,
+                                        solved=self.solved)
         log.info("ticket.cancel", source=self.base["source"], ticket_id=self.base["ticket_id"],
                  ticket_event=self.event.value, incident_id=inc.id if inc else None)
         detail = self.reason if self.decision is None else f"rule {self.decision.rule}"
-        return Outcome(**self.base, event=self.event, outcome="cancelled" if inc else self.none_outcome,
+        word = "resolved" if inc and inc.state.value == "resolved" else "cancelled"
+        return Outcome(**self.base, event=self.event, outcome=word if inc else self.none_outcome,
                        detail=detail, incident_id=inc.id if inc else None, decision=self.decision)

@@ -9,12 +9,17 @@ section lists every family; ``ops/`` has alerting rules and a dashboard built on
 
 Gauges that describe the current state (open incidents, silent sources…) are refreshed
 by the callables registered with :meth:`Metrics.before_render`, just before each scrape.
+
+``oncall run`` counts in two processes, the web process and its worker: the web process's
+``/metrics`` merges the worker's exposition into its own (:func:`merge_exposition`: counters
+and histograms added up, a gauge the web process has kept as it is), so a scrape sees one
+instance.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,6 +29,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from oncall import __version__
 
@@ -43,6 +50,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self._refreshers: list[Callable[[], None]] = []
+        self._others: list[Callable[[], str | None]] = []
         self.build_info = Gauge(
             "oncall_build_info", "Always 1; the running oncall version as a label", ["version"], registry=r)
         self.build_info.labels(__version__).set(1)
@@ -112,10 +120,25 @@ class Metrics:
         self.reload_failures = Counter(
             "oncall_reload_failures", "Configuration reloads refused", registry=r)
         self.reloads = Counter("oncall_reloads", "Configuration reloads applied", registry=r)
+        # ---- several instances: named leases of the singleton duties
+        self.leases_held = Gauge(
+            "oncall_leases_held", "1 while this instance holds the named lease of a singleton duty "
+            "(a poller, write-back, hand-off notices…), else 0", ["name"], registry=r)
+        self.lease_acquisitions = Counter(
+            "oncall_lease_acquisitions", "Named leases taken by this instance (at start, or from an "
+            "instance that stopped renewing)", ["name"], registry=r)
+        self.lease_losses = Counter(
+            "oncall_lease_losses", "Named leases this instance lost while it meant to keep them "
+            "(another took them, or they lapsed: frozen, or the database out of reach)", ["name"], registry=r)
 
     def before_render(self, refresh: Callable[[], None]) -> None:
         """Call ``refresh`` before each rendering (to set gauges of the current state)."""
         self._refreshers.append(refresh)
+
+    def merge_from(self, other: Callable[[], str | None]) -> None:
+        """Merge the exposition ``other()`` returns (another process's, ``None`` when it has
+        nothing to say) into each rendering."""
+        self._others.append(other)
 
     def delivery(self, channel: str, outcome: str, error_code: int | str | None = None) -> None:
         self.deliveries.labels(channel, outcome, NO_ERROR_CODE if error_code in (None, "") else str(error_code)).inc()
@@ -129,4 +152,61 @@ class Metrics:
                 refresh()
             except Exception:  # a scrape must still answer: the other metrics are good
                 log.exception("metrics.refresh_failed")
-        return generate_latest(self.registry)
+        own = generate_latest(self.registry)
+        others = []
+        for other in self._others:
+            try:
+                text = other()
+            except Exception:
+                log.exception("metrics.merge_failed")
+                continue
+            if text:
+                others.append(text)
+        return merge_exposition(own, others) if others else own
+
+    def render_own(self, leave_out: Iterable[str] = ()) -> str:
+        """This process's exposition without refreshing state gauges or merging (what a worker
+        process reports), without the families named in ``leave_out``."""
+        skip = set(leave_out)
+        if not skip:
+            return generate_latest(self.registry).decode()
+        return generate_latest(_Families(f for f in self.registry.collect() if f.name not in skip)).decode()
+
+
+ADDED_UP = frozenset({"counter", "histogram", "summary"})
+
+
+class _Families(CollectorRegistry):
+    """A registry holding fixed families (a merge's result), for ``generate_latest``."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        super().__init__(auto_describe=False)
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def merge_exposition(own: bytes, others: Iterable[str]) -> bytes:
+    """``own`` (Prometheus text) with the families of ``others`` merged in: samples of
+    counters and histograms added up (creation times excepted: the first is kept), any
+    other sample kept as the first exposition has it, samples only the others have added."""
+    merged: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for text in (own.decode(), *others):
+        for family in text_string_to_metric_families(text):
+            merged.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+            samples = values.setdefault(family.name, {})
+            add = family.type in ADDED_UP
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                if key not in samples:
+                    samples[key] = sample.value
+                elif add and not sample.name.endswith("_created"):
+                    samples[key] += sample.value
+    out = []
+    for name, family in merged.items():
+        for (sample_name, labels), value in values[name].items():
+            family.add_sample(sample_name, dict(labels), value)
+        out.append(family)
+    return generate_latest(_Families(out))

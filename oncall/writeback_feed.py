@@ -3,7 +3,10 @@
 The audit log already records every page, acknowledgement, escalation and exhaustion,
 whichever process caused it (daemon, CLI, API). A cursor in the database remembers the
 last audit row written back, so notes survive restarts and none is posted twice in
-normal operation (a crash mid-batch may repeat at most that batch).
+normal operation (a crash mid-batch may repeat at most that batch). With several instances
+only the holder of the ``writeback`` lease posts: it checks the lease before each note and
+moves the cursor only while it holds it (``fence``), so an instance woken from a freeze after
+another took over posts nothing more.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from oncall.sources.writeback import (
     page_sent_note,
     public_reply_note,
 )
-from oncall.store.inbox import get_cursor, set_cursor
+from oncall.store.inbox import get_cursor
+from oncall.store.leases import UNFENCED, Fencing, fenced_set_cursor
 from oncall.store.tables import audit, incidents
 
 log = logs.get("oncall.writeback")
@@ -57,8 +61,9 @@ def public_reply_text(decision: Decision, desk_name: str) -> str:
 
 class WriteBackFeed:
     def __init__(self, engine: Engine, writebacks: Mapping[str, WriteBack], *,
-                 public: Callable[[str], bool] = lambda _s: False) -> None:
+                 public: Callable[[str], bool] = lambda _s: False, fence: Fencing = UNFENCED) -> None:
         self.engine = engine
+        self.fence = fence
         self.writebacks = writebacks
         self.public = public
         self.pending: deque[Note] = deque()
@@ -74,6 +79,7 @@ class WriteBackFeed:
     def run_once(self, now: datetime, batch: int = 200) -> int:
         posted = 0
         while self.pending:
+            self.fence.check()
             queued = self.pending.popleft()
             posted += bool(self.writebacks[queued.source].post(queued))
         if not self.writebacks:
@@ -89,7 +95,8 @@ class WriteBackFeed:
             wb = self.writebacks.get(row.source)
             note = note_for(row) if wb is not None else None
             if note is not None and wb is not None:
+                self.fence.check()
                 posted += bool(wb.post(note))
         if rows:
-            set_cursor(self.engine, CURSOR, str(rows[-1].id), now)
+            fenced_set_cursor(self.engine, self.fence, CURSOR, str(rows[-1].id), now)
         return posted

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     deadman_seconds: float = Field(default=60.0, gt=0)
     selfcheck_seconds: float = Field(default=60.0, gt=0)
     shutdown_budget_seconds: float = Field(default=8.0, gt=0)
+    # Several instances: how long a singleton duty may stay undone when the instance running
+    # it dies, freezes or loses the database (its lease lasts 3/4 of this, renewed every 1/4).
+    failover_seconds: float = Field(default=15.0, ge=1)
+    # What `oncall run` starts: all (the web server here, the worker in a child it supervises),
+    # web, or worker.
+    role: str = Field(default="all", pattern="^(all|web|worker)$")
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
     http: HttpSettings = HttpSettings()

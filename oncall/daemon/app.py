@@ -1,7 +1,9 @@
 """The daemon's HTTP app, assembled from the composition root's parts: health, readiness and
 metrics; the ticket webhooks; the API; Twilio's inbound routes (when Twilio is configured);
 the console (unless turned off). The routes themselves live in ``oncall.web``,
-``oncall.sources.web`` and ``oncall.notify.inbound``; this module only connects them."""
+``oncall.sources.web`` and ``oncall.notify.inbound``; this module only connects them. A
+process playing only the worker role (``oncall run --role worker``) serves health, readiness
+and metrics alone."""
 
 from __future__ import annotations
 
@@ -30,9 +32,14 @@ Check = Callable[[], tuple[bool, str]]
 def daemon_app(d: Daemon) -> Starlette:
     s = d.settings
     routes: list[BaseRoute] = []
-    routes += health_routes(ready_checks(d), d.metrics, alive=lambda: not d.stopping)
+    routes += health_routes(ready_checks(d), d.metrics, alive=lambda: not d.stopping, detail=d.roles.detail)
+    if not d.roles.web:
+        return build_app(routes)
+    # While the schema gate is closed (a newer oncall migrated the database) webhooks answer
+    # 503, as when draining: the helpdesk retries, and reaches an upgraded instance.
     routes += ticket_routes(d.sink, s.sources, lambda: d.snapshot.source_mappings, clock=d.clock.now,
-                            on_accepted=d.accepted, draining=lambda: d.draining, health=d.source_health,
+                            on_accepted=d.accepted, draining=lambda: d.draining or not d.gate.last().open,
+                            health=d.source_health,
                             on_answer=partial(webhook_answered, d.metrics))
     token = s.api_token.get_secret_value() if s.api_token else None
     routes += api_routes(d.service, d.configuration, api_token=token, clock=d.clock.now)
@@ -77,14 +84,18 @@ def ready_checks(d: Daemon) -> dict[str, Check]:
         return True, f"{len(d.settings.sources)} configured"
 
     def transport() -> tuple[bool, str]:
-        healthy = getattr(d.transport, "healthy", True)
-        return bool(healthy), d.transport_name + ("" if healthy else ": failing")
+        healthy = bool(getattr(d.transport, "healthy", True)) and d.roles.transport_healthy()
+        return healthy, d.transport_name + ("" if healthy else ": failing")
 
     def draining() -> tuple[bool, str]:
         return (False, "shutting down") if d.draining else (True, "accepting")
 
-    return {"database": database, "configuration": configuration, "sources": sources,
-            "transport": transport, "intake": draining}
+    def role(name: str) -> Check:
+        return lambda: d.roles.readiness()[name]
+
+    checks = {"database": database, "configuration": configuration, "sources": sources,
+              "transport": transport, "intake": draining}
+    return checks | {name: role(name) for name in d.roles.readiness()}
 
 
 def refresh_gauges(d: Daemon) -> None:

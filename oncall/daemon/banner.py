@@ -53,7 +53,8 @@ def startup_facts(s: Settings, snap: Snapshot, *, transport: str, pollers: Itera
     }
 
 
-def banner_text(s: Settings, snap: Snapshot, *, transport: str, warnings: Sequence[str], now: datetime) -> str:
+def banner_text(s: Settings, snap: Snapshot, *, transport: str, warnings: Sequence[str], now: datetime,
+                instance: str = "") -> str:
     """The banner for a terminal; without Twilio, how to try the demo (as whoever is on call at ``now``)."""
     lines = [
         f"oncall {__version__} ready",
@@ -64,6 +65,8 @@ def banner_text(s: Settings, snap: Snapshot, *, transport: str, warnings: Sequen
         f"  transport     : {transport}",
         f"  listening     : http://{s.listen}",
     ]
+    if instance:
+        lines.append(f"  instance      : {instance}")
     lines += [f"  WARNING       : {w}" for w in warnings]
     if not s.twilio.configured:
         first = next(iter(snap.schedules), None)

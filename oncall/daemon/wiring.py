@@ -1,21 +1,28 @@
 """The composition root: the daemon's parts, handed in or built from the settings.
 
-``Daemon(settings, clock=…, engine=…, transport=…, snapshot=…, http=…, may_run=…)`` takes
-each part it is given and builds the others: the clock (the system's), the store's engine
-over ``ONCALL_DATABASE_URL`` — whose schema is brought up to date *before*, by
-:func:`open_store`, the explicit step ``oncall run`` takes after the instance lock —, the
-configuration snapshot and its holder, the transports (counted for metrics), the helpdesk
-sources from the registry (pollers, write-back, the intake's look-ups), the incident service,
-the escalation runner, and from all of them the HTTP app and the list of duties. Nothing
-runs here: :mod:`.lifecycle` serves the daemon, and a test runs a duty's ``run_once`` or
-calls the app directly.
+``Daemon(settings, clock=…, engine=…, transport=…, snapshot=…, http=…, may_run=…, web=…,
+worker=…, instance_id=…)`` takes each part it is given and builds the others: the clock (the
+system's), the store's engine over ``ONCALL_DATABASE_URL`` — whose schema is brought up to
+date *before*, by :func:`open_store`, the explicit step ``oncall run`` takes after the instance
+lock —, the configuration snapshot and its holder, the transports (counted for metrics), the
+helpdesk sources from the registry (pollers, write-back, the intake's look-ups), the incident
+service, the escalation runner, and from all of them the HTTP app and the list of duties; this
+instance's id, its schema gate and its lease keeper (the duties' ``may_run`` guard unless one
+is given). ``web`` and ``worker`` say which roles this process plays (both, in one process, by
+default; ``oncall run`` gives the worker a process of its own, :mod:`.worker_process`, and
+:mod:`.roles` connects the two). Nothing runs here: :mod:`.lifecycle` serves the daemon, and a
+test runs a duty's ``run_once`` or calls the app directly.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import signal
+import socket
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import httpx
@@ -29,8 +36,11 @@ from oncall.config.snapshot import Snapshot
 from oncall.daemon import app, banner
 from oncall.daemon.duties import ENGINE, Duty, duty_list
 from oncall.daemon.duties.engine import IntakeOutcomes
+from oncall.daemon.gate import SchemaGate
+from oncall.daemon.leases import LeaseKeeper
 from oncall.daemon.lifecycle import Lifecycle
-from oncall.daemon.scheduler import DutyRunner, Guard, always
+from oncall.daemon.roles import Roles
+from oncall.daemon.scheduler import DutyRunner, Guard
 from oncall.daemon.snapshots import SnapshotHolder, load_configuration
 from oncall.directory import SnapshotDirectory
 from oncall.errors import PermanentDeliveryError
@@ -48,14 +58,20 @@ from oncall.schedules.stored_overrides import StoredOverrides
 from oncall.sources.health import SourceHealth
 from oncall.sources.pollers import BasePoller
 from oncall.sources.registry import helpdesk_for, ticket_resolver
-from oncall.sources.store_adapters import EngineCursors, GroupCommitSink
+from oncall.sources.store_adapters import GroupCommitSink
 from oncall.sources.writeback import writeback_for
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox
+from oncall.store.leases import FencedCursors, LeaseStore
 from oncall.vocabulary import VocabularyReports
 from oncall.writeback_feed import WriteBackFeed
 
 HTTP_CLIENT_TIMEOUT = 15.0  # seconds: helpdesk APIs, write-back callbacks, the dead-man URL
+
+
+def new_instance_id() -> str:
+    """``host:pid:random`` — this instance among others, in its logs, leases and ``/readyz``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class SystemClock:
@@ -81,11 +97,13 @@ def open_store(url: str) -> Engine:
 class Daemon:
     def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
                  transport: Transport | None = None, snapshot: Snapshot | None = None,
-                 http: httpx.Client | None = None, may_run: Guard = always, handle_signals: bool = True,
-                 out: TextIO | None = None) -> None:
+                 http: httpx.Client | None = None, may_run: Guard | None = None, handle_signals: bool = True,
+                 out: TextIO | None = None, web: bool = True, worker: bool = True,
+                 instance_id: str | None = None) -> None:
         """Raises :class:`~oncall.errors.ConfigError` for a bad configuration (when ``snapshot``
         is not given) and ``SQLAlchemyError`` when the database is unusable."""
         self.settings = settings
+        self.instance_id = instance_id or new_instance_id()
         self.clock: Clock = clock or SystemClock()
         self.handle_signals = handle_signals
         self.out = out or sys.stdout
@@ -96,6 +114,11 @@ class Daemon:
         started = self.clock.now()
         loaded = snapshot or load_configuration(settings, started)
         self.engine = engine or make_engine(settings.database_url)
+        self.gate = SchemaGate(self.engine)
+        self.keeper = LeaseKeeper(LeaseStore(self.engine, self.instance_id, clock=self.clock.now), (),
+                                  failover=timedelta(seconds=settings.failover_seconds), gate=self.gate,
+                                  metrics=self.metrics, on_acquired=self._lease_acquired)
+        self.roles = Roles(self, web=web, worker=worker)
         # Overrides made on the web live in the database; every reader sees them merged in.
         self.overrides = StoredOverrides(self.engine)
         self.configuration = SnapshotHolder(settings, loaded, self.overrides, self.metrics, clock=self.clock,
@@ -107,7 +130,7 @@ class Daemon:
         self.vocabulary = VocabularyReports(self.alerts, unmapped=self.metrics.unmapped_values,
                                             unreadable=self.metrics.tickets_unreadable)
         self.service = IncidentService(self.engine, self.directory, on_change=self.kick)
-        self.checkpoint = checkpoint_from_env()
+        self.checkpoint = checkpoint_from_env(before_dying=self._die_whole)
         from oncall.web.console.auth import page_links
 
         self.escalation = Runner(self.engine, self.transport, self.directory,
@@ -122,14 +145,18 @@ class Daemon:
         self.writeback = WriteBackFeed(
             self.engine,
             {name: wb for name, s in settings.sources.items() if (wb := writeback_for(name, s, self.http)) is not None},
-            public=lambda name: settings.sources[name].public_replies)
+            public=lambda name: settings.sources[name].public_replies, fence=self.keeper.fence("writeback"))
         self.intake = Intake(
             self.inbox, self.service, self.configuration, checkpoint=self.checkpoint,
             on_outcome=IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock,
                                       waiting=WaitingTickets(self.engine)),
             resolve=ticket_resolver(settings.sources, self._mappings, self.http))
         self.metrics.before_render(lambda: app.refresh_gauges(self))
-        self.duties = DutyRunner(duty_list(self, started), clock=self.clock, may_run=may_run)
+        duties = self.roles.duties(duty_list(self, started))
+        self.keeper.keep(d.name for d in duties if d.singleton)
+        for duty in duties:
+            self.keeper.arm(duty)
+        self.duties = DutyRunner(duties, clock=self.clock, may_run=may_run or self.keeper.may_run)
         self.lifecycle = Lifecycle(self)
 
     # ---- what the parts read ------------------------------------------------------------
@@ -169,7 +196,8 @@ class Daemon:
             if s.poll_interval is None or make is None:
                 continue
             found[name] = make(source=name, settings=s, client=self.http, sink=self.sink,
-                               cursors=EngineCursors(self.engine), health=self.source_health,
+                               cursors=FencedCursors(self.engine, self.keeper.fence(f"poll:{name}")),
+                               health=self.source_health,
                                mapping=self._mapping_for(name), on_unreadable=self.vocabulary.unreadable)
         return found
 
@@ -179,8 +207,20 @@ class Daemon:
     # ---- what the parts call -------------------------------------------------------------
 
     def kick(self) -> None:
-        """Wake the engine duty now; safe from any thread."""
-        self.duties.wake(ENGINE)
+        """Wake the engine duty now — here, or in the worker process —; safe from any thread."""
+        if self.roles.worker:
+            self.duties.wake(ENGINE)
+        else:
+            self.roles.wake_worker()
+
+    def _die_whole(self) -> None:
+        """A fault injected in ``oncall run``'s worker child kills its web process too."""
+        if not self.roles.serves_http:
+            os.kill(os.getppid(), signal.SIGKILL)
+
+    def _lease_acquired(self, name: str) -> None:
+        """A lease taken from an instance that stopped renewing it: run its duty now."""
+        self.duties.wake(name)
 
     def accepted(self) -> None:
         """A webhook stored a ticket event."""
@@ -214,11 +254,13 @@ class Daemon:
 
     def startup_facts(self) -> dict[str, Any]:
         return banner.startup_facts(self.settings, self.snapshot, transport=self.transport_name,
-                                    pollers=self.pollers, warnings=self.warnings())
+                                    pollers=self.pollers, warnings=self.warnings()) | {
+            "instance": self.instance_id, "role": self.roles.name}
 
     def banner(self) -> str:
         return banner.banner_text(self.settings, self.snapshot, transport=self.transport_name,
-                                  warnings=self.warnings(), now=self.clock.now())
+                                  warnings=self.warnings(), now=self.clock.now(),
+                                  instance=f"{self.instance_id} (role {self.roles.name})")
 
     def request_stop(self) -> None:
         self.lifecycle.request_stop()

@@ -77,7 +77,7 @@ from oncall.escalation.state import (
 )
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
-from oncall.notify.channels import texted_stop
+from oncall.notify.channels import CHANNELS, texted_stop
 from oncall.store.claims import database_now, deadline, lock_people, shares_work, try_lock_messages
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
@@ -212,8 +212,10 @@ class Runner:
                 report.lateness.append(max(0.0, (now - due).total_seconds()) if due else 0.0)
                 audit += repo.audit_rows(row.id, now, [a for a in actions if isinstance(a, Record)])
                 notifies += [(row, a) for a in actions if isinstance(a, Notify)]
-            keys = self._enqueue(conn, notifies, directory, now, report, audit)
+            # States first: a message is composed only for incidents triggered in the database
+            # (an acknowledgement that ran out is triggered again by this very step).
             repo.save_states(conn, saves, now)
+            keys = self._enqueue(conn, notifies, directory, now, report, audit)
             repo.insert_audit(conn, audit)
         self.checkpoint("stepped")
         again = len(rows) >= self.batch or any((w := state.wake_at(now)) is not None and w <= now
@@ -256,7 +258,9 @@ class Runner:
                 "step": n.step, "attempt": n.attempt, "short_code": codes[(person, row.id)],
                 "body": n.note, "created_at": now, "updated_at": now, "status": repo.PENDING,
                 "message_key": None, "not_before": None, "queued_at": None} for row, n in items]
-            wait_until = self._storm_gate(conn, person, channel, now)
+            # A call the person's own rules asked for is never delayed (held pages go with it).
+            asked_call = CHANNELS[channel].rings and any(n.personal for _r, n in items)
+            wait_until = None if asked_call else self._storm_gate(conn, person, channel, now)
             if wait_until is not None:
                 report.held += len(values)
                 report.held_by_channel[channel.value] += len(values)

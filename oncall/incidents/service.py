@@ -172,17 +172,22 @@ class IncidentService:
         return IncidentService(_Savepoints(conn), self.directory)
 
     def cancel_for_ticket(self, source: str, ticket_id: str, reason: str,
-                          now: datetime) -> Incident | None:
+                          now: datetime, *, solved: bool = False) -> Incident | None:
         """The ticket was downgraded, solved or closed. A triggered incident is
-        cancelled; an acknowledged one stays with a note (a human owns it now)."""
+        cancelled. An acknowledged one is resolved when the ticket was ``solved`` (or
+        closed) in the helpdesk, by ``ticket`` with the reason in the audit log; a
+        downgraded one stays with a note (a human owns it now)."""
         with self.engine.begin() as conn:
             inc = repo.open_for_ticket(conn, source, ticket_id)
             if inc is None:
                 return None
-            if inc.state is IncidentStatus.ACKNOWLEDGED:
+            if inc.state is IncidentStatus.ACKNOWLEDGED and not solved:
                 repo.write_audit(conn, inc.id, now, [Record(
                     kind="ticket_changed", actor="ticket", detail=reason)])
                 return inc
+        if inc.state is IncidentStatus.ACKNOWLEDGED:
+            return self._apply(inc.id, Resolve(actor="ticket", via=source, reason=reason), now,
+                               actor="ticket")
         return self._apply(inc.id, Cancel(reason=reason), now, actor="ticket")
 
     def ack(self, incident_id: int, actor: str, now: datetime, via: str = "cli") -> Incident:
@@ -228,7 +233,8 @@ class IncidentService:
                 inc = repo.load(conn, incident_id)
                 if inc is None:
                     raise NoSuchIncident(incident_id)
-                state, actions = transition(inc.engine, event, now)
+                state, actions = transition(inc.engine, event, now,
+                                            ack_timeout=_policy_of(conn, inc.id).ack_timeout)
                 if state == inc.engine:
                     raise IncidentError(_refusal(inc, event))
                 extra = {}
@@ -365,6 +371,12 @@ class _Savepoints:
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         yield self.conn
+
+
+def _policy_of(conn: Connection, incident_id: int) -> EscalationPolicy:
+    """The policy the incident started with (kept with it across reloads)."""
+    data = conn.execute(select(incidents.c.policy_json).where(incidents.c.id == incident_id)).scalar_one()
+    return EscalationPolicy.model_validate(data)
 
 
 def _refusal(inc: Incident, event: Ack | Resolve | Escalate | Cancel) -> str:

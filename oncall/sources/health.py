@@ -9,7 +9,7 @@ quiet night. Pollers report successes and failures, the webhook route reports tr
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -43,6 +43,8 @@ class SourceHealth:
         self._status: dict[str, SourceStatus] = {
             name: SourceStatus(source=name) for name in self._silence_after
         }
+        self.on_traffic: Callable[[str, datetime], None] | None = None
+        """Told of each webhook's traffic too (the web process tells its worker's monitor)."""
 
     def _update(self, source: str, **changes: object) -> None:
         key = source.lower()
@@ -62,6 +64,27 @@ class SourceHealth:
 
     def record_traffic(self, source: str, at: datetime) -> None:
         self._update(source, last_traffic=at)
+        if self.on_traffic is not None:
+            self.on_traffic(source, at)
+
+    def absorb(self, other: SourceStatus) -> None:
+        """What another process heard of a source (the worker's polls): each instant kept if
+        it is later than ours, the failure count with the latest failure or success."""
+        key = other.source.lower()
+
+        def later(a: datetime | None, b: datetime | None) -> datetime | None:
+            return max(a, b) if a is not None and b is not None else a or b
+
+        with self._lock:
+            mine = self._status.get(key, SourceStatus(source=key))
+            theirs, ours = (later(s.last_failure, s.last_success) for s in (other, mine))
+            newer = theirs is not None and (ours is None or theirs >= ours)
+            self._status[key] = replace(
+                mine, last_success=later(mine.last_success, other.last_success),
+                last_traffic=later(mine.last_traffic, other.last_traffic),
+                last_failure=later(mine.last_failure, other.last_failure),
+                last_error=other.last_error if newer else mine.last_error,
+                consecutive_failures=other.consecutive_failures if newer else mine.consecutive_failures)
 
     def status(self, source: str) -> SourceStatus:
         with self._lock:

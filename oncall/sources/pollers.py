@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import structlog
 
-from oncall.errors import SourceError
+from oncall.errors import LeaseLost, SourceError
 from oncall.interfaces import CursorStore, TicketSink
 from oncall.numbers import ascii_int
 from oncall.sources.health import SourceHealth
@@ -132,6 +132,9 @@ class BasePoller:
             more = self._poll(now)
         except RateLimited as exc:
             return self._failed(now, str(exc), max(exc.retry_after, timedelta(seconds=1)))
+        except LeaseLost as exc:  # another instance polls this source now: not a failure of the source
+            log.warning("poll.lease_lost", source=self.source, reason=str(exc))
+            return PollResult(tickets_accepted=self._accepted, next_delay=self.interval)
         except (httpx.HTTPError, SourceError, ValueError) as exc:
             return self._failed(now, f"{type(exc).__name__}: {exc}", None)
         except Exception as exc:  # the sink or cursor store failed: back off, keep the cursor

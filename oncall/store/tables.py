@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     ForeignKey,
     Index,
@@ -195,4 +196,14 @@ waiting_tickets = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("handed_over_at", UTCDateTime()),
     Index("ix_waiting_tickets_due", "handed_over_at", "handover_at"),
+)
+
+# Named leases (store/leases.py): which instance runs each singleton duty, until when in the
+# database's time, and the fencing token every write made under the lease checks.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
 )

@@ -78,23 +78,33 @@ class ErrorBoundary:
                 await _error_for(exc)(scope, receive, send)
 
 
-def health_routes(checks: dict[str, Check], metrics: Metrics, *, alive: Callable[[], bool]) -> list[Route]:
+def health_routes(checks: dict[str, Check], metrics: Metrics, *, alive: Callable[[], bool],
+                  detail: Callable[[], dict[str, Any]] | None = None) -> list[Route]:
+    """``/healthz``, ``/readyz`` (each check's verdict and words, and ``detail()`` under
+    ``instance``: which instance answers, the leases it holds, its schema gate), ``/metrics``."""
+
     async def healthz(_request: Request) -> Response:
         if not alive():
             return JSONResponse({"status": "stopping"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        detail: dict[str, Any] = {}
+        checked: dict[str, Any] = {}
         ready = True
         for name, check in checks.items():
             try:
                 ok, info = check()
             except Exception as exc:  # a readiness probe must answer, whatever broke
                 ok, info = False, f"{type(exc).__name__}: {exc}"
-            detail[name] = {"ok": ok, "detail": info}
+            checked[name] = {"ok": ok, "detail": info}
             ready = ready and ok
-        return JSONResponse({"ready": ready, "checks": detail}, status_code=200 if ready else 503)
+        body: dict[str, Any] = {"ready": ready, "checks": checked}
+        if detail is not None:
+            try:
+                body["instance"] = detail()
+            except Exception as exc:
+                body["instance"] = {"error": f"{type(exc).__name__}: {exc}"}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
         # Rendering reads the database (state gauges): not on the event loop.

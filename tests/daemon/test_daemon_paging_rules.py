@@ -23,6 +23,33 @@ def _rig(make_rig: MakeRig, tmp_path: Path, people: str) -> Rig:
     return make_rig(config=write_config(tmp_path / "paging-rules", desk=DESK, people=people))
 
 
+def _incident_page(rig: Rig, incident_id: int, person: str) -> str:
+    """The incident's console page, opened by the person's incident link."""
+    import asyncio
+
+    import httpx
+
+    from oncall.web.console.core import ConsoleDeps
+    from oncall.web.console.routes import build_console
+    from oncall.web.console.signin import incident_link_path
+
+    d = rig.daemon
+    console = build_console(ConsoleDeps(
+        service=d.service, snapshot=lambda: d.snapshot, engine=d.engine, clock=rig.clock.now,
+        settings=d.settings, transport=d.transport, overrides=d.overrides,
+        on_overrides_changed=d.refresh_overrides))
+    path = incident_link_path(console, incident_id, person)
+
+    async def get() -> str:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=d.build_app()),
+                                     base_url="http://127.0.0.1:18080") as client:
+            answer = await client.get(path)
+            assert 200 == answer.status_code
+            return answer.text
+
+    return asyncio.run(get())
+
+
 def _audit(rig: Rig, incident_id: int) -> list[tuple[str, str, str]]:
     return [(a.kind, a.actor, a.reason or "") for a in rig.daemon.service.audit(incident_id)]
 
@@ -36,6 +63,7 @@ def test_an_acknowledgement_that_times_out_pages_the_acknowledger_again(make_rig
     [inc] = rig.daemon.service.list()
     who = rig.on_call()
     rig.daemon.service.ack(inc.id, who, rig.clock.now(), via="sms")
+    assert "Acknowledgement times out in 10 min" in _incident_page(rig, inc.id, who)
     rig.clock.advance(10 * MIN - timedelta(seconds=1))
     rig.work()
     assert "acknowledged" == rig.daemon.service.get(inc.id).state.value

@@ -95,8 +95,9 @@ def test_every_line_on_stdout_and_stderr_is_a_json_record(daemon: DaemonProcess,
         assert expected in events
     assert any(r.get("logger") == "uvicorn.error" for r in records)  # uvicorn's own records came through
     assert any(r.get("logger") == "uvicorn.error" and r["level"] == "warning" for r in records)
-    [warned] = [r for r in records if r.get("logger") == "py.warnings"]
-    assert "UserWarning: a library warning while oncall runs" in warned["event"]
+    warned = [r for r in records if r.get("logger") == "py.warnings"]  # once per process: web and worker
+    assert 1 <= len(warned) <= 2
+    assert all("UserWarning: a library warning while oncall runs" in w["event"] for w in warned)
     assert all("color_message" not in r for r in records)
 
     [started] = [r for r in records if r["event"] == "oncall started"]

@@ -11,6 +11,7 @@ import httpx
 
 from oncall import logs
 from oncall.daemon.duties.base import DutyReport, Pacing
+from oncall.store.leases import UNFENCED, Fencing
 
 log = logs.get("oncall.daemon")
 PING_TIMEOUT = 10.0
@@ -21,6 +22,7 @@ class DeadmanDuty:
     pacing = Pacing.INTERVAL
     at_start = True
     singleton = True
+    fence: Fencing = UNFENCED  # the lease keeper's, when it runs the duty
 
     def __init__(self, url: str, http: httpx.Client, *, healthy: Callable[[], bool], interval: timedelta) -> None:
         self.url = url
@@ -31,6 +33,7 @@ class DeadmanDuty:
     def run_once(self, now: datetime) -> DutyReport:
         if not self.healthy():
             return DutyReport(ok=False)
+        self.fence.check()  # a ping from an instance that lost its lease would hide the new holder's silence
         try:
             self.http.get(self.url, timeout=PING_TIMEOUT)
         except httpx.HTTPError as exc:

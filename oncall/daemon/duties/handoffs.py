@@ -1,7 +1,8 @@
 """The hand-off duty: tell each person shortly before their shift starts, once per shift
 (remembered in the database, so a restart does not repeat it), by a text — an e-mail when
 they have no phone or texted STOP. Off with ``ONCALL_HANDOFF_NOTICES=false``; the window is
-``ONCALL_HANDOFF_NOTICE_MINUTES``."""
+``ONCALL_HANDOFF_NOTICE_MINUTES``. Each notice is claimed in the database before it is sent,
+under the ``handoffs`` lease (``fence``): one instance, one notice, even across a takeover."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import quiet_channels, reachable
 from oncall.schedules.handoffs import handoff_text, upcoming_handoffs
 from oncall.schedules.models import Person
-from oncall.store.inbox import get_cursor, set_cursor
+from oncall.store.inbox import get_cursor
+from oncall.store.leases import UNFENCED, Fencing, claim_once
 
 log = logs.get("oncall.daemon")
 
@@ -28,6 +30,7 @@ class HandoffDuty:
     pacing = Pacing.INTERVAL
     at_start = True
     singleton = True
+    fence: Fencing = UNFENCED  # the lease keeper's, when it runs the duty
 
     def __init__(self, engine: Engine, transport: Transport, snapshot: Callable[[], Snapshot], *,
                  sms_blocked: Callable[[str], bool], enabled: bool, window: timedelta, interval: timedelta) -> None:
@@ -54,7 +57,8 @@ class HandoffDuty:
                 if reach is None:
                     continue
                 channel, address = reach
-                set_cursor(self.engine, key, now.isoformat(), now)
+                if not claim_once(self.engine, key, now.isoformat(), now, self.fence):
+                    continue
                 text = f"oncall {schedule.name or sid}: " + handoff_text(h, schedule.timezone)
                 try:
                     self.transport.send(Outbound(key=key.replace(":", "-")[:100], channel=channel, to=address,

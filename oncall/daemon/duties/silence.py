@@ -10,6 +10,7 @@ from oncall.alerts import AdminAlerts
 from oncall.daemon.duties.base import DutyReport, Pacing
 from oncall.escalation.alerting import AlertSeverity
 from oncall.sources.health import SourceHealth
+from oncall.store.leases import UNFENCED, Fencing
 
 
 class SilenceDuty:
@@ -17,6 +18,7 @@ class SilenceDuty:
     pacing = Pacing.INTERVAL
     at_start = True
     singleton = True
+    fence: Fencing = UNFENCED  # the lease keeper's, when it runs the duty
 
     def __init__(self, health: SourceHealth, alerts: AdminAlerts, *, interval: timedelta) -> None:
         self.health = health
@@ -28,5 +30,5 @@ class SilenceDuty:
         for source, since in self.health.silent_sources(now):
             told += self.alerts.alert(f"silent:{source}:{since.isoformat()}",
                                       f"ticket source {source} has been silent since {since.isoformat()}", now,
-                                      severity=AlertSeverity.WARNING)
+                                      severity=AlertSeverity.WARNING, fence=self.fence)
         return DutyReport(done=told)

@@ -1,0 +1,82 @@
+"""``oncall run --role all|web|worker``: which processes a host runs, built before they serve.
+
+- ``all`` (the default): this process is the web role — HTTP, and the ``reload`` duty — and
+  supervises a worker child (:mod:`.worker_process`) that runs every other duty. One unit,
+  one main process for systemd (its notify socket and watchdog stay with the web process; a
+  stuck or dead worker is restarted by its parent without taking intake down), the SQLite
+  locks shared by inheritance, and wake-ups through the link rather than the database.
+- ``web`` / ``worker``: one role each, for two units or two hosts; on PostgreSQL the web role
+  wakes the workers with ``NOTIFY`` (:mod:`.wake`), and a worker serves ``/healthz``,
+  ``/readyz`` and ``/metrics`` on its own ``ONCALL_LISTEN``.
+
+Order, as before the split: the SQLite locks (before anything touches the database), the
+configuration (a bad one refuses before the database is touched), the schema migrations —
+except in ``oncall run``'s worker child, whose parent ran them: should a newer oncall migrate
+meanwhile, the child's schema gate keeps it idle rather than failing to start —, the daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from oncall.config.settings import Settings
+from oncall.daemon.snapshots import load_configuration
+from oncall.daemon.wake import NotifyListener, NotifyWaker, can_notify
+from oncall.daemon.wiring import Daemon, new_instance_id, open_store
+from oncall.daemon.worker_process import ParentLink, WorkerProcess, worker_argv
+from oncall.store.db import make_engine
+from oncall.store.instance_lock import InstanceLock
+
+
+@dataclass
+class Started:
+    daemon: Daemon
+    locks: list[InstanceLock] = field(default_factory=list)
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+
+
+def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = None, link_fd: int | None = None,
+                 instance_id: str | None = None) -> Started:
+    """Build the daemon of ``role`` for this process (``link_fd``: ``oncall run``'s worker child,
+    given its end of the link). Raises ``ConfigError``, ``SQLAlchemyError`` and ``StoreError``."""
+    instance = instance_id or new_instance_id()
+    structlog.contextvars.bind_contextvars(instance=instance)
+    child = link_fd is not None
+    web, worker = role in ("all", "web"), role in ("all", "worker")
+    locks: list[InstanceLock] = []
+    try:
+        if not child:  # the child holds its parent's locks, inherited
+            if web:
+                locks.append(InstanceLock.acquire(s.database_url))
+            if worker:
+                locks.append(InstanceLock.acquire(s.database_url, worker=True))
+        snapshot = load_configuration(s, now)
+        engine = make_engine(s.database_url) if child else open_store(s.database_url)
+        # `oncall run` (all): the web role here, the worker in a child process.
+        daemon = Daemon(s, engine=engine, snapshot=snapshot, web=web, worker=worker and role != "all",
+                        instance_id=instance)
+    except BaseException:
+        for lock in locks:
+            lock.release()
+        raise
+    roles = daemon.roles
+    if role == "all":
+        keep = [fd for lock in locks if (fd := lock.fileno()) is not None]
+        roles.supervise(WorkerProcess(worker_argv(config, os.getpid(), instance), keep_fds=keep,
+                                      budget=s.shutdown_budget_seconds))
+    elif child:
+        assert link_fd is not None
+        roles.report_to(ParentLink(link_fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
+                                   report=roles.report, on_parent_gone=daemon.lifecycle.request_stop_threadsafe))
+    elif role == "web" and can_notify(daemon.engine):
+        roles.wake_with(NotifyWaker(daemon.engine))
+    elif role == "worker" and can_notify(daemon.engine):
+        roles.listen_with(NotifyListener(daemon.engine, daemon.kick))
+    return Started(daemon=daemon, locks=locks)

@@ -1,0 +1,227 @@
+"""Which roles a daemon process plays, and how the web role and the worker role meet.
+
+- **web**: the HTTP server — ticket webhooks (verify, parse, store, 202), Twilio's callbacks,
+  the API, the console, ``/healthz``, ``/readyz``, ``/metrics`` — and the ``reload`` duty (its
+  own snapshot, and who texted STOP).
+- **worker**: every duty — the engine (intake → incidents → escalation → sends), pollers,
+  write-back, hand-off notices, monitors — under the lease keeper.
+
+A :class:`~oncall.daemon.wiring.Daemon` built with both (the default, and what tests build)
+does everything in one process. ``oncall run`` (``--role all``) runs the web role and gives the
+worker a child process of its own (:mod:`.worker_process`): the web process wakes it when a
+ticket is stored, forwards webhook traffic to its silence monitor, and merges its reports —
+metrics, leases, schema gate, transport, polls — into ``/metrics`` and ``/readyz``.
+``--role web`` and ``--role worker`` run one role each (two units, or two hosts): on
+PostgreSQL the web role wakes workers with ``NOTIFY`` (:mod:`.wake`); on SQLite the worker's
+engine tick is the only wake-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from oncall.daemon.duties.reload import ReloadDuty
+from oncall.sources.health import SourceStatus
+
+if TYPE_CHECKING:
+    from oncall.daemon.duties import Duty
+    from oncall.daemon.wake import NotifyListener, NotifyWaker
+    from oncall.daemon.wiring import Daemon
+    from oncall.daemon.worker_process import ParentLink, WorkerProcess
+
+WEB_DUTIES = ("reload",)
+WORKER_STALE_AFTER = 5.0  # seconds without a report before /readyz calls the worker unresponsive
+WORKER_START_GRACE = 30.0  # seconds a starting worker counts as ready before its first report
+# Families the worker leaves out of its report: the web process counts reloads itself, and
+# reads the state gauges from the database at each scrape.
+WEB_OWNED = ("oncall_reloads", "oncall_reload_failures", "oncall_build_info")
+
+
+class Roles:
+    """The roles of one daemon process, and its links to the other role's process."""
+
+    def __init__(self, d: Daemon, *, web: bool = True, worker: bool = True) -> None:
+        if not (web or worker):
+            raise ValueError("a daemon plays the web role, the worker role, or both")
+        self.d = d
+        self.web = web
+        self.worker = worker
+        self.links = _Links()
+
+    @property
+    def name(self) -> str:
+        return "all" if self.web and self.worker else "web" if self.web else "worker"
+
+    @property
+    def serves_http(self) -> bool:
+        """Every process serves HTTP but ``oncall run``'s worker child (its web process does)."""
+        return self.links.parent is None
+
+    def reload_worker(self) -> None:
+        if self.links.worker is not None:
+            self.links.worker.reload()
+
+    def duties(self, every: Sequence[Duty]) -> list[Duty]:
+        """This process's duties out of the daemon's list; ``reload`` also re-reads who texted
+        STOP, which another process or instance may have learnt."""
+        mine = list(every) if self.worker else [d for d in every if d.name in WEB_DUTIES]
+        for duty in mine:
+            if isinstance(duty, ReloadDuty):
+                duty.also = (*duty.also, self.d.alerts.refresh_blocked)
+        return mine
+
+    # ---- the web process's side ---------------------------------------------------------------
+
+    def supervise(self, worker: WorkerProcess) -> None:
+        """Give this web process its worker child (``oncall run``): started and stopped with
+        the daemon, woken on stored tickets, its reports merged."""
+        self.links.worker = worker
+        worker.on_report = self._absorb
+        self.d.source_health.on_traffic = worker.heard
+        self.d.metrics.merge_from(self._worker_metrics)
+
+    def wake_with(self, waker: NotifyWaker) -> None:
+        """Wake workers elsewhere through the database (``--role web`` on PostgreSQL)."""
+        self.links.waker = waker
+
+    def wake_worker(self) -> None:
+        if self.links.worker is not None:
+            self.links.worker.wake()
+        if self.links.waker is not None:
+            self.links.waker.wake()
+
+    def _absorb(self, body: dict[str, Any]) -> None:
+        for status in body.get("sources", ()):
+            self.d.source_health.absorb(_status(status))
+
+    def _worker_metrics(self) -> str | None:
+        worker = self.links.worker
+        report = worker.fresh_report() if worker is not None else None
+        return str(report.body.get("metrics", "")) or None if report is not None else None
+
+    # ---- the worker process's side ------------------------------------------------------------
+
+    def report_to(self, link: ParentLink) -> None:
+        self.links.parent = link
+
+    def listen_with(self, listener: NotifyListener) -> None:
+        self.links.listener = listener
+
+    def report(self) -> dict[str, Any]:
+        """What the worker tells its web process (see :mod:`.worker_process`)."""
+        d = self.d
+        return {
+            "instance": d.instance_id,
+            "metrics": d.metrics.render_own(WEB_OWNED),
+            "leases": [lease.as_json() for lease in d.keeper.view()],
+            "schema": d.gate.state().as_json(),
+            "transport": {"name": d.transport_name, "healthy": bool(getattr(d.transport, "healthy", True))},
+            "sources": [_status_json(s) for s in d.source_health.snapshot()],
+        }
+
+    # ---- what /readyz shows ---------------------------------------------------------------
+
+    def readiness(self) -> dict[str, tuple[bool, str]]:
+        """Readiness checks this process adds: the schema gate, and the worker child."""
+        gate = self.d.gate.state()
+        checks = {"schema": (gate.open, gate.reason)}
+        worker = self.links.worker
+        if worker is not None:
+            report = worker.latest()
+            pid = worker.pid
+            if pid is None:
+                checks["worker"] = (False, f"worker process not running (last exit {worker.last_exit}); restarting")
+            elif report is None:  # work waits in the database meanwhile
+                starting = worker.running_for() < WORKER_START_GRACE
+                checks["worker"] = (starting, f"worker process {pid} starting" if starting else
+                                    f"worker process {pid} has not reported since it started")
+            elif report.age() > WORKER_STALE_AFTER:
+                checks["worker"] = (False, f"worker process {pid} silent for {report.age():.0f} s")
+            else:
+                schema = report.body.get("schema") or {}
+                ok = bool(schema.get("open", True))
+                checks["worker"] = (ok, f"worker process {pid}" + ("" if ok else f": {schema.get('reason')}"))
+        return checks
+
+    def detail(self) -> dict[str, Any]:
+        """``/readyz``'s ``instance``: this instance's id and role, the leases it holds, its
+        schema gate, and its worker process."""
+        d = self.d
+        leases = [lease.as_json() for lease in d.keeper.view()]
+        out: dict[str, Any] = {"id": d.instance_id, "role": self.name, "schema": d.gate.state().as_json()}
+        worker = self.links.worker
+        if worker is not None:
+            report = worker.latest()
+            out["worker"] = worker.state()
+            if report is not None:
+                leases = list(report.body.get("leases", ()))
+        out["leases"] = leases
+        return out
+
+    def transport_healthy(self) -> bool:
+        worker = self.links.worker
+        report = worker.latest() if worker is not None else None
+        if report is None:
+            return True
+        return bool((report.body.get("transport") or {}).get("healthy", True))
+
+    # ---- start and stop -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start what runs beside the duties: the lease keeper's thread, the worker child, the
+        link to the web process, the database wake-ups."""
+        links = self.links
+        if self.worker:
+            self.d.keeper.start()
+        if links.worker is not None:
+            links.worker.start()
+        if links.parent is not None:
+            links.parent.start()
+        if links.listener is not None:
+            links.listener.start()
+
+    def stop(self, budget: float) -> None:
+        """After the duties stopped: drain the worker child, let the leases go."""
+        links = self.links
+        if links.worker is not None:
+            links.worker.stop(budget)
+        if links.listener is not None:
+            links.listener.stop()
+        if links.waker is not None:
+            links.waker.stop()
+        if self.worker:
+            self.d.keeper.stop()
+            self.d.keeper.release_all("shutting down")
+        if links.parent is not None:
+            links.parent.send_report()
+            links.parent.stop()
+
+
+class _Links:
+    def __init__(self) -> None:
+        self.worker: WorkerProcess | None = None
+        self.parent: ParentLink | None = None
+        self.waker: NotifyWaker | None = None
+        self.listener: NotifyListener | None = None
+
+
+def _status_json(s: SourceStatus) -> dict[str, Any]:
+    def iso(t: datetime | None) -> str | None:
+        return t.isoformat() if t is not None else None
+
+    return {"source": s.source, "last_success": iso(s.last_success), "last_traffic": iso(s.last_traffic),
+            "last_failure": iso(s.last_failure), "last_error": s.last_error,
+            "consecutive_failures": s.consecutive_failures}
+
+
+def _status(body: dict[str, Any]) -> SourceStatus:
+    def when(key: str) -> datetime | None:
+        value = body.get(key)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    return SourceStatus(source=str(body["source"]), last_success=when("last_success"),
+                        last_traffic=when("last_traffic"), last_failure=when("last_failure"),
+                        last_error=body.get("last_error"),
+                        consecutive_failures=int(body.get("consecutive_failures", 0)))

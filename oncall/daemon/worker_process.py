@@ -1,0 +1,350 @@
+"""``oncall run``'s worker child: started, watched, restarted and stopped by the web process.
+
+The web process (HTTP: webhooks, Twilio callbacks, the console, health and metrics) must
+answer a webhook as soon as the ticket is stored, never after decisions and sends. So the
+worker — every duty: the engine (intake, escalation, sends), pollers, write-back, hand-off
+notices, monitors — runs in a child process the web process supervises:
+
+- **Start**: ``python -m oncall run --role worker`` with one end of an ``AF_UNIX``
+  ``SOCK_SEQPACKET`` socket pair (``--link-fd``). The child asks the kernel to SIGKILL it if
+  the web process dies (``PR_SET_PDEATHSIG``; and it stops when its end of the link closes),
+  so an instance dies whole, as a crash of the old single process did.
+- **Wake**: when a webhook stores a ticket, or an acknowledgement changes an incident, the web
+  process sends ``wake`` — one small message, never waited for: a full link (the worker
+  frozen) drops it, and the worker's engine tick is the fallback.
+- **Reports**: the child sends a report every second and when asked — its metrics, leases,
+  schema gate, transport health and what its pollers heard — which ``/metrics`` and
+  ``/readyz`` merge with the web process's own.
+- **Supervision**: a child that exits while the daemon is not stopping is started again after
+  a back-off (0.5 s, doubling to 30 s; back to 0.5 s after a minute up), and logged.
+- **Stop** (SIGTERM to the web process): webhooks answer 503, then the child gets SIGTERM and
+  drains its duties within ``ONCALL_SHUTDOWN_BUDGET_SECONDS``; SIGKILL after that and 2 s.
+
+On SQLite the child is part of the same instance: it inherits the web process's instance-lock
+descriptors (``pass_fds``), so the lock is held until both processes are gone and a new
+``oncall run`` cannot start beside a worker that outlived its parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from oncall import logs
+from oncall.daemon.threads import background
+
+log = logs.get("oncall.daemon")
+
+MAX_MESSAGE = 4 * 1024 * 1024  # a report carries the worker's metrics
+REPORT_EVERY = 1.0  # seconds between the worker's unprompted reports
+BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0  # restart back-off, seconds
+# Environment the child must not inherit: systemd's notify socket and watchdog belong to the
+# web process (NotifyAccess=main).
+PRIVATE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
+
+
+def link_pair() -> tuple[socket.socket, socket.socket]:
+    """The two ends of a link: message boundaries kept, every send whole or not at all."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    for end in (ours, theirs):
+        end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_MESSAGE)
+    return ours, theirs
+
+
+def send(sock: socket.socket, message: dict[str, Any], *, wait: bool = False) -> bool:
+    """Send one message; with ``wait`` False never block (False when the link is full or gone)."""
+    data = json.dumps(message, separators=(",", ":")).encode()
+    try:
+        if wait:
+            sock.sendall(data)
+        else:
+            sock.send(data, socket.MSG_DONTWAIT)
+    except (BlockingIOError, OSError):
+        return False
+    return True
+
+
+def receive(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message; ``None`` when the other end closed the link."""
+    data = sock.recv(MAX_MESSAGE)
+    if not data:
+        return None
+    message = json.loads(data)
+    return message if isinstance(message, dict) else {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerReport:
+    """What the worker told the web process last."""
+
+    received: float  # monotonic, in the web process
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def age(self) -> float:
+        return time.monotonic() - self.received
+
+
+class WorkerProcess:
+    """The web process's handle on its worker child."""
+
+    def __init__(self, argv: Callable[[int], Sequence[str]], *, keep_fds: Sequence[int] = (),
+                 budget: float = 8.0, env: dict[str, str] | None = None,
+                 on_report: Callable[[dict[str, Any]], None] = lambda _body: None) -> None:
+        """``argv(fd)`` is the child's command line given its end of the link; ``keep_fds``
+        are descriptors it inherits (the SQLite instance locks); ``on_report`` sees each
+        report (in the link's thread)."""
+        self.argv = argv
+        self.keep_fds = tuple(keep_fds)
+        self.budget = budget
+        base = dict(os.environ if env is None else env)
+        self.env = {k: v for k, v in base.items() if k not in PRIVATE_ENV}
+        self.on_report = on_report
+        self.restarts = 0
+        self.last_exit: int | None = None
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._report: WorkerReport | None = None
+        self._reported = threading.Condition(self._lock)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._spawned = time.monotonic()
+
+    # ---- what the web process calls -----------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        popen = self._popen
+        return popen.pid if popen is not None and popen.poll() is None else None
+
+    def wake(self) -> None:
+        """Wake the worker's engine: a ticket was stored, an incident changed. Never blocks."""
+        sock = self._sock
+        if sock is not None:
+            send(sock, {"op": "wake"})
+
+    def heard(self, source: str, at: datetime) -> None:
+        """An authenticated webhook from ``source``: for the worker's silence monitor."""
+        sock = self._sock
+        if sock is not None:
+            send(sock, {"op": "heard", "source": source, "at": at.isoformat()})
+
+    def reload(self) -> None:
+        """Forward SIGHUP: the worker reloads the configuration too."""
+        popen = self._popen
+        if popen is not None and popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                popen.send_signal(signal.SIGHUP)
+
+    def latest(self) -> WorkerReport | None:
+        with self._lock:
+            return self._report
+
+    def running_for(self) -> float:
+        """Seconds since the current child was started."""
+        return time.monotonic() - self._spawned
+
+    def fresh_report(self, timeout: float = 1.0) -> WorkerReport | None:
+        """Ask for a report and wait up to ``timeout`` for it; else the last one (or None)."""
+        asked = time.monotonic()
+        sock = self._sock
+        if sock is None or not send(sock, {"op": "report"}):
+            return self.latest()
+        with self._reported:
+            self._reported.wait_for(lambda: self._report is not None and self._report.received >= asked, timeout)
+            return self._report
+
+    def state(self) -> dict[str, Any]:
+        report = self.latest()
+        return {"pid": self.pid, "restarts": self.restarts, "last_exit": self.last_exit,
+                "last_report_seconds_ago": round(report.age(), 3) if report else None}
+
+    # ---- start, supervise, stop -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the child and the thread that supervises it (it also spawns the restarts,
+        so that the kernel's parent-death signal follows the thread that lives as long)."""
+        self._thread = background(self._supervise, name="worker-supervisor")
+        self._started.wait(10)
+
+    def stop(self, budget: float | None = None) -> int | None:
+        """SIGTERM the child (it drains), SIGKILL it after ``budget`` + 2 s; its exit status."""
+        self._stopping.set()
+        popen = self._popen
+        code: int | None = None
+        if popen is not None:
+            with contextlib.suppress(ProcessLookupError):
+                popen.send_signal(signal.SIGTERM)
+            try:
+                code = popen.wait((self.budget if budget is None else budget) + 2.0)
+            except subprocess.TimeoutExpired:
+                log.error("worker.did_not_stop", pid=popen.pid)
+                popen.kill()
+                code = popen.wait()
+        if self._thread is not None:
+            self._thread.join(5)
+        _close(self._sock)
+        return code
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        ours, theirs = link_pair()
+        try:
+            argv = list(self.argv(theirs.fileno()))  # this interpreter, oncall's own arguments
+            popen = subprocess.Popen(argv, env=self.env, start_new_session=True,  # noqa: S603
+                                     pass_fds=(theirs.fileno(), *self.keep_fds), stdin=subprocess.DEVNULL)
+        finally:
+            theirs.close()
+        with self._lock:
+            old, self._sock, self._popen, self._report = self._sock, ours, popen, None
+            self._spawned = time.monotonic()
+        _close(old)
+        background(self._read, ours, name="worker-link")
+        log.info("worker.started", pid=popen.pid)
+        return popen
+
+    def _supervise(self) -> None:
+        backoff = BACKOFF_FIRST
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                popen = self._spawn()
+            except OSError as exc:
+                log.critical("worker.cannot_start", error=str(exc))
+                self._started.set()
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(BACKOFF_MAX, backoff * 2)
+                continue
+            self._started.set()
+            code = popen.wait()
+            self.last_exit = code
+            if self._stopping.is_set():
+                log.info("worker.stopped", pid=popen.pid, code=code)
+                return
+            if time.monotonic() - started > STABLE_AFTER:
+                backoff = BACKOFF_FIRST
+            log.error("worker.exited", pid=popen.pid, code=code, restart_in=backoff)
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(BACKOFF_MAX, backoff * 2)
+            self.restarts += 1
+
+    def _read(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                message = receive(sock)
+            except (OSError, ValueError):
+                message = None
+            if message is None:
+                return
+            if message.get("op") != "report":
+                continue
+            body = message.get("body") or {}
+            with self._reported:
+                self._report = WorkerReport(received=time.monotonic(), body=body)
+                self._reported.notify_all()
+            try:
+                self.on_report(body)
+            except Exception:  # a bad report must not end the link
+                log.exception("worker.report_failed")
+
+
+class ParentLink:
+    """The worker child's end of the link: wakes and webhook traffic in, reports out; the
+    link closing means the web process is gone, and the worker stops."""
+
+    def __init__(self, fd: int, *, on_wake: Callable[[], None], on_heard: Callable[[str, datetime], None],
+                 report: Callable[[], dict[str, Any]], on_parent_gone: Callable[[], None]) -> None:
+        self.sock = socket.socket(fileno=fd)
+        self.on_wake = on_wake
+        self.on_heard = on_heard
+        self.report = report
+        self.on_parent_gone = on_parent_gone
+        self._stop = threading.Event()
+        self._send_lock = threading.Lock()
+
+    def start(self) -> None:
+        background(self._read, name="parent-link")
+        background(self._heartbeat, name="parent-report")
+
+    def stop(self) -> None:
+        self._stop.set()
+        _close(self.sock)
+
+    def send_report(self) -> None:
+        try:
+            body = self.report()
+        except Exception:
+            log.exception("worker.report_failed")
+            return
+        with self._send_lock:
+            send(self.sock, {"op": "report", "body": body}, wait=True)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = receive(self.sock)
+            except (OSError, ValueError):
+                message = None
+            if message is None:
+                if not self._stop.is_set():
+                    log.warning("worker.parent_gone")
+                    self.on_parent_gone()
+                return
+            op = message.get("op")
+            if op == "wake":
+                self.on_wake()
+            elif op == "heard":
+                with contextlib.suppress(KeyError, ValueError, TypeError):
+                    self.on_heard(str(message["source"]), datetime.fromisoformat(message["at"]))
+            elif op == "report":
+                self.send_report()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(REPORT_EVERY):
+            self.send_report()
+
+
+def _close(sock: socket.socket | None) -> None:
+    """Close a link, waking the thread reading it."""
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+def die_with_parent(parent: int) -> None:
+    """In the worker child: ask the kernel to SIGKILL this process when its parent dies
+    (Linux; elsewhere the closed link stops it), and stop now if it already has."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def worker_argv(config: str | None, parent: int, instance: str) -> Callable[[int], list[str]]:
+    """The worker child's command line, given its end of the link."""
+
+    def argv(fd: int) -> list[str]:
+        head = [sys.executable, "-m", "oncall"] + (["--config", config] if config else [])
+        return [*head, "run", "--role", "worker", "--link-fd", str(fd), "--parent", str(parent),
+                "--instance", instance]
+
+    return argv
