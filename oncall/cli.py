@@ -108,11 +108,20 @@ def check(
     """Validate the whole configuration; list every problem with file, line and reason."""
     from datetime import timedelta
 
+    from oncall.config.checks import DEFAULT_CHECKS
     from oncall.config.loader import check as run_check
+    from oncall.config.snapshot import Snapshot
+    from oncall.findings import Finding
+    from oncall.notify.channels import address_findings
 
     s = settings()
     horizon = timedelta(days=days or s.coverage_horizon_days)
-    snapshot, issues = run_check(s.config, now=now_utc(), horizon=horizon)
+
+    def addresses(snapshot: Snapshot, _now: object, _horizon: object) -> list[Finding]:
+        """Addresses only the settings can judge: a chat address naming an unknown webhook."""
+        return address_findings(snapshot.items["people"], s)
+
+    snapshot, issues = run_check(s.config, now=now_utc(), horizon=horizon, checks=(*DEFAULT_CHECKS, addresses))
     if snapshot is not None:
         issues += _blocked_phone_warnings(s, snapshot)
     for issue in issues:

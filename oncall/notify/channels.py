@@ -5,8 +5,10 @@ Code outside a channel's transport never names the channel; it reads its
 whether texting STOP blocks it (:func:`reachable`), the storm limit's default, whether it
 rings a phone (admin warnings and hand-off notices never ring unless asked), whether a page
 is read aloud, worded its own way or carries a subject, how an address is masked in logs,
-and which transport carries it (built from the process settings by ``transport``; channels
-built by the same function share one transport, as Twilio carries sms and voice).
+which transport carries it (built from the process settings by ``transport``; channels
+built by the same function share one transport, as Twilio carries sms and voice), and what is
+wrong with an address under those settings (``check_address``: a chat address naming a webhook
+that is not configured), which ``oncall check`` reports through :func:`address_findings`.
 Configuration accepts exactly the registered names — people's ``contact_methods``, a step's
 ``contact``, the ``notifications.<channel>`` limits, ``admin_alerts`` — so an unknown channel
 is a configuration error that lists the known ones.
@@ -34,12 +36,16 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
 from oncall.errors import AddressOptedOut
+from oncall.findings import Finding
 from oncall.interfaces import Channel, Transport, add_channel_name, one_of, remove_channel_name
 from oncall.notify.messages import PageSummary
 from oncall.notify.privacy import mask_email, mask_opaque, mask_phone
 
 TransportFactory = Callable[[Any], Transport | None]
 """Builds a channel's transport from the process settings; None while it is not configured."""
+AddressCheck = Callable[[Any, str], tuple[str, str] | None]
+"""``(settings, address) -> (severity, message)``: what is wrong with an address under the
+process settings ("error" or "warning"); None when nothing is."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]*")
 # Words a step's ``contact`` gives a meaning of its own (see escalation/policy.py).
@@ -98,6 +104,9 @@ class ChannelSpec:
     """An address as logs, the console transport and ``oncall explain`` show it."""
     transport: TransportFactory | None = None
     """Builds the transport that carries it from the process settings (see the module docstring)."""
+    check_address: AddressCheck | None = None
+    """What is wrong with a person's address under the process settings, for ``oncall check``
+    (an address the configuration alone cannot judge: a webhook's name, its URL a secret)."""
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name) or self.name in RESERVED_NAMES:
@@ -170,6 +179,29 @@ def texted_stop(error: BaseException, channel: str) -> bool:
     """Whether ``error``, raised sending on ``channel``, means the person texted STOP: their
     address opted out on a channel STOP blocks."""
     return isinstance(error, AddressOptedOut) and CHANNELS[channel].stop_blocks
+
+
+class ConfiguredPerson(Addressable, Protocol):
+    """What :func:`address_findings` reads of a configured person."""
+
+    @property
+    def id(self) -> str: ...
+
+
+def address_findings(people: Iterable[ConfiguredPerson], settings: Any) -> list[Finding]:
+    """People's addresses checked against the process settings by their channels'
+    ``check_address``; each finding's path is ``("people", index, "addresses", channel)`` (or
+    the person's ``phone``/``email``), as the configuration loader places findings."""
+    findings: list[Finding] = []
+    for i, person in enumerate(people):
+        for spec in _SPECS.values():
+            address = spec.address_of(person)
+            problem = spec.check_address(settings, address) if spec.check_address and address else None
+            if problem is not None:
+                severity, message = problem
+                findings.append(Finding(path=("people", i, *spec.address_key.split(".")),
+                                        severity=severity, message=f"person {person.id!r}: {message}"))
+    return findings
 
 
 class Addresses(Mapping[str, str]):

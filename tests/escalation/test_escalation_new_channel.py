@@ -14,7 +14,9 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from oncall.cli import app
 from oncall.config.loader import check
 from oncall.directory import SnapshotDirectory
 from oncall.escalation.directory import Contact
@@ -153,6 +155,26 @@ def test_the_configuration_names_a_registered_channel_everywhere_a_channel_goes(
             "admin_alerts: 'dora' gets warning alerts by pigeon but has no pigeon address",
             "admin_alerts: 'dora' gets critical alerts by pigeon but has no pigeon address",
             } == {i.message for i in issues}
+
+
+def test_a_channel_may_judge_addresses_by_the_settings_and_oncall_check_reports_it(tmp_path: Path) -> None:
+    """An address the configuration alone cannot judge (a webhook's name, its URL a secret in the
+    settings): the descriptor's check_address is handed the process settings by `oncall check`,
+    which reports what it finds at the address's file and line."""
+    def open_lofts(settings: object, address: str) -> tuple[str, str] | None:
+        return ("error", f"loft {address!r} is closed ({type(settings).__name__})") if address == "loft-9" else None
+
+    channel = register_channel(ChannelSpec(name="pigeon", messages="pigeons", default_min_interval=MIN,
+                                           check_address=open_lofts))
+    try:
+        (tmp_path / "oncall.yaml").write_text(CONFIG)
+        assert 0 == CliRunner().invoke(app, ["--config", str(tmp_path), "check"]).exit_code
+        (tmp_path / "oncall.yaml").write_text(CONFIG.replace("loft-7", "loft-9"))
+        result = CliRunner().invoke(app, ["--config", str(tmp_path), "check"])
+    finally:
+        unregister_channel(channel)
+    assert 1 == result.exit_code
+    assert f"{tmp_path / 'oncall.yaml'}:4: error: person 'dora': loft 'loft-9' is closed (Settings)" in result.output
 
 
 def test_an_unregistered_channel_is_a_configuration_error_naming_the_known_ones() -> None:
