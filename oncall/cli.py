@@ -447,16 +447,26 @@ def _open_service() -> Any:
     return open_service_from_settings(settings(), load_snapshot)
 
 
+def _open_engine() -> Any:
+    from oncall.config.settings import database_origin
+    from oncall.store.db import open_existing
+
+    s = settings()
+    return open_existing(s.database_url, origin=database_origin(s))
+
+
 def _register_package_commands() -> None:
     """Commands that live with their packages."""
     from oncall.config.settings import database_origin
     from oncall.incidents.cli import register as register_incidents
+    from oncall.response_clocks.cli import register as register_response_clocks
     from oncall.schedules.cli import register as register_schedules
     from oncall.store.cli import register as register_db
 
     register_schedules(app, load_snapshot, _stored_overrides)
     register_incidents(app, _open_service)
     register_db(app, settings, database_origin)
+    register_response_clocks(app, _open_engine)
 
 
 _register_package_commands()

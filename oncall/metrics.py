@@ -58,6 +58,13 @@ class Metrics:
         self.tickets_received = Counter(
             "oncall_tickets_received", "Tickets received, by source and outcome",
             ["source", "outcome"], registry=r)
+        # ---- response clocks (desk ids and priorities: bounded sets from the configuration)
+        self.response_warnings = Counter(
+            "oncall_response_warnings", "Response targets warned about (a share used without a response), "
+            "by desk and priority", ["desk", "priority"], registry=r)
+        self.response_misses = Counter(
+            "oncall_response_misses", "Response targets missed, by desk and priority", ["desk", "priority"],
+            registry=r)
         self.webhook_requests = Counter(
             "oncall_webhook_requests", "Ticket webhook requests answered, by source and HTTP status "
             "(source \"unknown\" for names not configured)", ["source", "status"], registry=r)

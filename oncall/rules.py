@@ -177,6 +177,11 @@ class ResponseTarget(Model):
     clock: ResponseClock = ResponseClock.BUSINESS
     """business: count the desk's business hours (1d = one standard business day); calendar:
     count around the clock."""
+    warn_share: float = Field(default=0.75, gt=0, lt=1)
+    """Warn when this share of the target is used without a response (0.75: at 75 %)."""
+    warn_after_hours: str | None = None
+    """A schedule whose person on call is warned while the desk is closed; absent: the warning
+    waits for the desk's opening."""
 
 
 class DecisionConfig(Protocol):

@@ -374,6 +374,10 @@ class Ticket(BaseModel):
     category: str | None = None
     tags: tuple[str, ...] = ()
     unmapped: dict[str, str] = Field(default_factory=dict)
+    agent_replied_at: datetime | None = None
+    """When support last replied to the customer in public (response clocks)."""
+    customer_replied_at: datetime | None = None
+    """When the customer last wrote (starts the next-response clock)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -434,7 +438,7 @@ class Ticket(BaseModel):
     def _requester(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("created_at", "updated_at")
+    @field_validator("created_at", "updated_at", "agent_replied_at", "customer_replied_at")
     @classmethod
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and (v.tzinfo is None or v.utcoffset() is None):

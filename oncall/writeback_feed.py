@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from oncall import logs
+from oncall.customer_replies import DEFAULT_NOT_COVERED, render, when
 from oncall.rules import Decision
 from oncall.sources.writeback import (
     Note,
@@ -51,12 +52,19 @@ def note_for(row: Any) -> Note | None:
     return None
 
 
-def public_reply_text(decision: Decision, desk_name: str) -> str:
-    opens = decision.next_business_open
-    due = f" We aim to respond by {decision.respond_by:%a %d %b %H:%M %Z}." if decision.respond_by else ""
-    return (f"Thank you for your request. It arrived outside the support hours of our {desk_name} desk, "
-            f"and your plan does not include after-hours help, so it will be handled when the desk opens "
-            f"on {opens:%a %d %b %H:%M %Z}.{due}")
+def public_reply_text(decision: Decision, desk_name: str, template: str = DEFAULT_NOT_COVERED,
+                      ticket_id: str = "") -> str:
+    """The "not covered after hours" reply: when the desk opens and the response target."""
+    respond_by = when(decision.respond_by) if decision.respond_by else "-"
+    return render(template, {
+        "desk": desk_name, "opens_at": when(decision.next_business_open), "respond_by": respond_by,
+        "respond_by_sentence": f" We aim to respond by {respond_by}." if decision.respond_by else "",
+        "ticket": ticket_id})
+
+
+# (source, ticket id, customer, paged at, acknowledged at) → the public reply, or None when the
+# source does not answer acknowledgements or the page was not an after-hours one.
+AckReply = Callable[[str, str, str | None, datetime, datetime], str | None]
 
 
 class WriteBackFeed:
@@ -67,14 +75,26 @@ class WriteBackFeed:
         self.writebacks = writebacks
         self.public = public
         self.pending: deque[Note] = deque()
+        self.ack_reply: AckReply | None = None
+
+    def answer_acknowledgements(self, reply: AckReply) -> None:
+        """Also post a public reply when an after-hours page is acknowledged (``reply`` words it)."""
+        self.ack_reply = reply
 
     def queue_public_reply(self, source: str, ticket_id: str, decision: Decision, desk_name: str,
-                           at: datetime) -> bool:
+                           at: datetime, template: str = DEFAULT_NOT_COVERED) -> bool:
         """For a customer not entitled to after-hours help (off unless the source allows it)."""
         if source not in self.writebacks or not self.public(source):
             return False
-        self.pending.append(public_reply_note(source, ticket_id, text=public_reply_text(decision, desk_name), at=at))
+        text = public_reply_text(decision, desk_name, template, ticket_id)
+        self.pending.append(public_reply_note(source, ticket_id, text=text, at=at))
         return True
+
+    def _ack_reply(self, row: Any) -> Note | None:
+        if self.ack_reply is None or row.kind != "acknowledged":
+            return None
+        text = self.ack_reply(row.source, row.ticket_id, row.customer, row.paged_at, row.at)
+        return None if text is None else public_reply_note(row.source, row.ticket_id, text=text, at=row.at)
 
     def run_once(self, now: datetime, batch: int = 200) -> int:
         posted = 0
@@ -88,11 +108,15 @@ class WriteBackFeed:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(audit.c.id, audit.c.incident_id, audit.c.at, audit.c.actor, audit.c.kind, audit.c.outcome,
-                       incidents.c.source, incidents.c.ticket_id)
+                       incidents.c.source, incidents.c.ticket_id, incidents.c.customer,
+                       incidents.c.created_at.label("paged_at"))
                 .join(incidents, incidents.c.id == audit.c.incident_id)
                 .where(audit.c.id > last).order_by(audit.c.id).limit(batch)).all()
         for row in rows:
             wb = self.writebacks.get(row.source)
+            reply = self._ack_reply(row) if wb is not None else None
+            if reply is not None and wb is not None:
+                posted += bool(wb.post(reply))
             note = note_for(row) if wb is not None else None
             if note is not None and wb is not None:
                 self.fence.check()

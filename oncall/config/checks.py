@@ -104,7 +104,8 @@ def check_schedules(snapshot: Snapshot, now: datetime, horizon: timedelta) -> li
 
 
 def check_handover(snapshot: Snapshot, now: datetime, horizon: timedelta) -> list[Finding]:
-    """Each desk's hand-over names a schedule and channels that exist."""
+    """Each desk's hand-over, and each response target's after-hours warning, names a schedule
+    and channels that exist."""
     from oncall.notify.channels import CHANNELS
 
     findings: list[Finding] = []
@@ -123,6 +124,11 @@ def check_handover(snapshot: Snapshot, now: datetime, horizon: timedelta) -> lis
             findings.append(Finding(path=("desks", i), severity="warning",
                                     message=f"desk {desk.id!r}: no handover.schedule and no admins: "
                                             "nobody receives the hand-over of tickets that waited"))
+    for i, target in enumerate(snapshot.items["response_targets"]):
+        if target.warn_after_hours is not None and target.warn_after_hours not in snapshot.schedules:
+            findings.append(Finding(path=("response_targets", i, "warn_after_hours"),
+                                    message=f"response target {target.name!r}: warn_after_hours names unknown "
+                                            f"schedule {target.warn_after_hours!r}"))
     return findings
 
 

@@ -52,6 +52,8 @@ SECTION_DESCRIPTIONS = {
     "entitlement": "What being entitled to after-hours help requires.",
     "notifications": "Who hears about problems (admins) and how often a person may be texted, "
                      "called or mailed.",
+    "customer_replies": "The words of oncall's public replies to customers: a ticket not covered after "
+                        "hours, an after-hours page acknowledged.",
 }
 
 # pydantic's lax booleans: what YAML 1.1 reads as booleans (yes/no/on/off/true/false in three

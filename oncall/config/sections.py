@@ -37,11 +37,13 @@ def list_sections() -> dict[str, type[Model]]:
 
 @cache
 def mapping_sections() -> dict[str, type[Model]]:
+    from oncall.customer_replies import CustomerReplies
     from oncall.entitlements import EntitlementPolicy
     from oncall.escalation.policy import NotificationSettings
 
     return {
         "entitlement": EntitlementPolicy,
         "notifications": NotificationSettings,
+        "customer_replies": CustomerReplies,
     }
 

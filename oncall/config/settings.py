@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     writeback_seconds: float = Field(default=10.0, gt=0)
     handoff_check_seconds: float = Field(default=60.0, gt=0)
     handover_check_seconds: float = Field(default=30.0, gt=0)
+    response_clock_seconds: float = Field(default=60.0, gt=0)
     silence_check_seconds: float = Field(default=60.0, gt=0)
     deadman_seconds: float = Field(default=60.0, gt=0)
     selfcheck_seconds: float = Field(default=60.0, gt=0)

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from oncall.customer_replies import CustomerReplies
 from oncall.desks.model import default_desk
 from oncall.errors import ConfigError, ConfigIssue
 from oncall.fields import Model
@@ -52,6 +53,7 @@ class Snapshot:
     source_mappings: Mapping[str, SourceMapping]
     items: Mapping[str, tuple[Any, ...]]  # every list section in file order (for checks)
     warnings: tuple[ConfigIssue, ...] = ()
+    customer_replies: CustomerReplies = field(default_factory=CustomerReplies)
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -84,6 +86,7 @@ class Snapshot:
             escalation_policies=_by_id(items["escalation_policies"]),  # type: ignore[arg-type]
             notifications=singles["notifications"],  # type: ignore[arg-type]
             source_mappings=_by_id(items["sources"]),  # type: ignore[arg-type]
+            customer_replies=singles["customer_replies"],  # type: ignore[arg-type]
             items=MappingProxyType(dict(items)),
         )
 

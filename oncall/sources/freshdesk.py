@@ -106,10 +106,16 @@ def ticket_from_freshdesk(raw: Mapping[str, Any], *, source: str = "freshdesk",
         tags=tags,
         custom_fields=custom_field_values(raw.get("custom_fields"), f"{where}custom_fields"),
     )
+    # Response clocks: the API's stats (include=stats) or the same keys in a webhook template.
+    given = raw.get("stats")
+    stats: Mapping[str, Any] = given if isinstance(given, Mapping) else raw
     return vendor_ticket(raw, where, mapping, facts, id=ticket_id, source=source,
                          priority=priority_text, status=status, created_at=created,
                          updated_at=timestamp(raw.get("updated_at"), f"{where}updated_at"),
-                         requester=requester, tags=tags)
+                         requester=requester, tags=tags,
+                         agent_replied_at=timestamp(stats.get("agent_responded_at"), f"{where}agent_responded_at"),
+                         customer_replied_at=timestamp(stats.get("requester_responded_at"),
+                                                       f"{where}requester_responded_at"))
 
 
 def parse_freshdesk(body: bytes, *, source: str = "freshdesk",
@@ -152,7 +158,7 @@ class FreshdeskPoller(BasePoller):
         for page in range(1, self.max_pages + 1):
             data = self._get(url, {"updated_since": since, "order_by": "updated_at",
                                    "order_type": "asc", "per_page": self.per_page,
-                                   "page": page, "include": "requester"}, auth, now)
+                                   "page": page, "include": "requester,stats"}, auth, now)
             if not isinstance(data, list):
                 raise SourceError(f"{self.source}: ticket listing is not a JSON list")
             for i, raw in enumerate(data):

@@ -65,8 +65,16 @@ class SourceSettings(Model):
     """Post internal notes to the ticket (page sent, acknowledged, escalated, exhausted)."""
     public_replies: bool = False
     """Also post the public 'desk opens at …' reply to customers not entitled to after-hours help."""
+    public_ack_replies: bool = False
+    """Also post a public reply when an after-hours page is acknowledged: an engineer is on it,
+    and when the page went out (wording: customer_replies.acknowledged)."""
     callback_url: str | None = None
     """Generic write-back: POST signed JSON notes here instead of a vendor API."""
+
+    @property
+    def allows_public(self) -> bool:
+        """Whether any public reply may be posted to this source's tickets."""
+        return self.public_replies or self.public_ack_replies
 
     @field_validator("kind")
     @classmethod
@@ -173,6 +181,16 @@ Rule = Annotated[FieldRule, BeforeValidator(_rule, json_schema_input_type=_RULE_
 Rules = Annotated[tuple[Rule, ...], BeforeValidator(one_or_many)]
 
 
+class ResponseSignal(StrEnum):
+    """What tells oncall that support has responded to the customer (response clocks)."""
+
+    AGENT_REPLY = "agent_reply"
+    """A public reply by an agent (Freshdesk ``stats.agent_responded_at``; generic
+    ``agent_replied_at``)."""
+    LEFT_NEW = "left_new"
+    """The ticket left ``new`` (answers the first response) or was set pending (any response)."""
+
+
 class SourceMapping(Model):
     """How one source's helpdesk fields map onto the Ticket (section ``sources``).
 
@@ -253,6 +271,9 @@ class SourceMapping(Model):
         "additionalProperties": False,
     }, mode="validation")] = Field(default_factory=dict)
     """Per field, raw helpdesk values (any case) → the value to read instead."""
+    responded_when: tuple[ResponseSignal, ...] = (ResponseSignal.AGENT_REPLY, ResponseSignal.LEFT_NEW)
+    """What counts as support's response on this source, for the response clocks: agent_reply,
+    left_new."""
 
     @field_validator("id")
     @classmethod

@@ -185,7 +185,7 @@ def writeback_for(source: str, settings: SourceSettings, client: httpx.Client
     secret = settings.secret.get_secret_value() if settings.secret else None
     if settings.callback_url:
         return CallbackWriteBack(url=settings.callback_url, secret=secret, client=client,
-                                 allow_public=settings.public_replies)
+                                 allow_public=settings.allows_public)
     helpdesk = helpdesk_for(source, settings)
     hint = "set callback_url"
     if helpdesk.writeback is not None:

@@ -237,7 +237,7 @@ def writeback(source: str, settings: SourceSettings, client: httpx.Client) -> Ze
         raise SourceError("Zendesk write-back needs base_url, email and api_token")
     return ZendeskWriteBack(base_url=settings.base_url, email=settings.email,
                             api_token=settings.api_token.get_secret_value(), client=client,
-                            allow_public=settings.public_replies)
+                            allow_public=settings.allows_public)
 
 
 def verify_request(secret: str, body: bytes, headers: Mapping[str, str], *, now: datetime) -> None:

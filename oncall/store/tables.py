@@ -207,3 +207,26 @@ leases = Table(
     Column("token", BigInteger, nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
 )
+
+# Response clocks (oncall/response_clocks): each open ticket's running or answered first- or
+# next-response clock, with its warning and due instants; the duty reads processed ticket events
+# past a cursor and records warnings sent and targets missed.
+response_clocks = Table(
+    "response_clocks", metadata,
+    Column("source", String(100), primary_key=True),
+    Column("ticket_id", String(200), primary_key=True),
+    Column("desk", String(100), nullable=False),
+    Column("priority", String(40), nullable=False),
+    Column("customer", String(200)),
+    Column("kind", String(10), nullable=False),  # first | next
+    Column("status", String(40), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("target", String(200)),
+    Column("warn_at", UTCDateTime()),
+    Column("due_at", UTCDateTime()),
+    Column("warn_after_hours", String(200)),
+    Column("responded_at", UTCDateTime()),
+    Column("warned_at", UTCDateTime()),
+    Column("missed_at", UTCDateTime()),
+    Index("ix_response_clocks_running", "responded_at", "warn_at"),
+)

@@ -45,23 +45,24 @@ def names(rig: Rig) -> list[str]:
 
 def test_a_zendesk_poller_makes_these_duties(make_rig: MakeRig, zendesk: FakeZendesk) -> None:
     rig = make_rig(sources=polling(zendesk))
-    assert ["engine", "poll:zendesk", "handoffs", "handover", "reload", "selfcheck"] == names(rig)
+    assert ["engine", "poll:zendesk", "handoffs", "handover", "response-clocks", "reload",
+            "selfcheck"] == names(rig)
 
 
 def test_write_back_silence_alarm_and_dead_man_url_add_their_duties(make_rig: MakeRig,
                                                                     zendesk: FakeZendesk) -> None:
     rig = make_rig(sources=polling(zendesk, write_back=True, silence_after="30m"),
                    deadman_url="https://deadman.example/ping")
-    assert ["engine", "poll:zendesk", "writeback", "handoffs", "handover", "silence", "deadman", "reload",
-            "selfcheck"] == names(rig)
+    assert ["engine", "poll:zendesk", "writeback", "handoffs", "handover", "response-clocks", "silence",
+            "deadman", "reload", "selfcheck"] == names(rig)
 
 
 def test_intervals_come_from_the_settings(make_rig: MakeRig, zendesk: FakeZendesk) -> None:
     rig = make_rig(sources=polling(zendesk, write_back=True), engine_tick_seconds=3, writeback_seconds=7,
                    handoff_check_seconds=90, reload_check_seconds=2, selfcheck_seconds=30,
-                   handover_check_seconds=45)
-    assert {"engine": 3, "poll:zendesk": 60, "writeback": 7, "handoffs": 90, "handover": 45, "reload": 2,
-            "selfcheck": 30} == {
+                   handover_check_seconds=45, response_clock_seconds=40)
+    assert {"engine": 3, "poll:zendesk": 60, "writeback": 7, "handoffs": 90, "handover": 45,
+            "response-clocks": 40, "reload": 2, "selfcheck": 30} == {
         d.name: d.interval.total_seconds() for d in rig.daemon.duties.duties}
 
 

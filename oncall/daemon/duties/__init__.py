@@ -7,6 +7,8 @@
 - ``handoffs`` (``ONCALL_HANDOFF_CHECK_SECONDS``, 60): texts before a shift starts;
 - ``handover`` (``ONCALL_HANDOVER_CHECK_SECONDS``, 30): at each desk's opening, the tickets that
   waited while it was closed handed to the people on duty;
+- ``response-clocks`` (``ONCALL_RESPONSE_CLOCK_SECONDS``, 60): first- and next-response clocks
+  followed from the processed ticket events; warnings sent, misses recorded;
 - ``silence`` (``ONCALL_SILENCE_CHECK_SECONDS``, 60): admins told of a silent source;
 - ``deadman`` (``ONCALL_DEADMAN_SECONDS``, 60): the dead-man's switch ping;
 - ``reload`` (``ONCALL_RELOAD_CHECK_SECONDS``, 5): configuration files and stored overrides
@@ -33,9 +35,10 @@ from oncall.daemon.duties.handoffs import HandoffDuty
 from oncall.daemon.duties.handover import HandoverDuty
 from oncall.daemon.duties.poll import PollDuty
 from oncall.daemon.duties.reload import ReloadDuty
+from oncall.daemon.duties.response_clocks import ResponseClocksDuty
 from oncall.daemon.duties.selfcheck import SelfCheckDuty
 from oncall.daemon.duties.silence import SilenceDuty
-from oncall.daemon.duties.writeback import WriteBackDuty
+from oncall.daemon.duties.writeback import WriteBackDuty, acknowledgement_reply
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -56,12 +59,15 @@ def duty_list(d: Daemon, started: datetime) -> list[Duty]:
                                      interval=every(s.engine_tick_seconds))]
     duties += [PollDuty(poller, d.metrics, clock=d.clock) for poller in d.pollers.values()]
     if d.writeback.writebacks:
-        duties.append(WriteBackDuty(d.writeback, interval=every(s.writeback_seconds)))
+        duties.append(WriteBackDuty(d.writeback, interval=every(s.writeback_seconds),
+                                    ack_reply=acknowledgement_reply(s.sources, d.configuration)))
     duties.append(HandoffDuty(d.engine, d.transport, d.configuration, sms_blocked=d.alerts.sms_blocked,
                               enabled=s.handoff_notices, window=timedelta(minutes=s.handoff_notice_minutes),
                               interval=every(s.handoff_check_seconds)))
     duties.append(HandoverDuty(d.engine, d.transport, d.configuration, inbox=d.inbox, service=d.service,
                                sms_blocked=d.alerts.sms_blocked, interval=every(s.handover_check_seconds)))
+    duties.append(ResponseClocksDuty(d.engine, d.transport, d.configuration, d.metrics,
+                                     sms_blocked=d.alerts.sms_blocked, interval=every(s.response_clock_seconds)))
     if any(source.silence_after is not None for source in s.sources.values()):
         duties.append(SilenceDuty(d.source_health, d.alerts, interval=every(s.silence_check_seconds)))
     if s.deadman_url:

@@ -91,7 +91,8 @@ class IntakeOutcomes:
         if d is not None and not d.page and not d.entitled and not d.business_hours:
             desk = self.snapshot().desks.get(d.desk)
             self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
-                                              desk.name or desk.id if desk else d.desk, self.clock.now())
+                                              desk.name or desk.id if desk else d.desk, self.clock.now(),
+                                              template=self.snapshot().customer_replies.not_covered)
 
     def _keep_waiting(self, outcome: Outcome) -> None:
         if self.waiting is None:

@@ -89,7 +89,7 @@ class HandoverDuty:
         text = handover_text(desk.name or desk.id, opening, desk.timezone, tickets,
                              customers={c.id: c.name or c.id for c in snap.customers.values()},
                              paged=paged, addition=addition)
-        readers = self._readers(snap, desk.handover.schedule, now)
+        readers = desk_readers(snap, desk.handover.schedule, now)
         log.info("handover.sent", desk=desk_id, opening=opening.isoformat(), tickets=len(tickets),
                  readers=len(readers), addition=addition)
         tag = f"handover-{desk_id}-{int(opening.timestamp())}{'-' + str(int(now.timestamp())) if addition else ''}"
@@ -117,33 +117,53 @@ class HandoverDuty:
                 log.error("handover.page_failed", source=t.source, ticket_id=t.ticket_id, error=str(exc))
         return paged
 
-    def _readers(self, snap: Snapshot, schedule: str | None, now: datetime) -> list[Person]:
-        ids: tuple[str, ...] = ()
-        if schedule is not None and schedule in snap.schedules:
-            ids = snap.on_call(schedule, now)
-        if not ids:
-            ids = tuple(snap.notifications.admins)
-        return [snap.people[i] for i in dict.fromkeys(ids) if i in snap.people]
-
     def _send(self, person: Person, text: HandoverText, tag: str, sms: bool, digest: tuple[str, ...]) -> int:
-        sent = 0
-        messages: list[tuple[Channel, str, str]] = []
+        """The SMS summary (an e-mail with the digest without a phone or after STOP), then the
+        digest on each of ``digest``'s channels the person has an address on and did not get it on."""
         blocked = self.sms_blocked(person.id)
-        if sms:
-            reach = next(((c, a) for c in quiet_channels()
-                          if (a := reachable(person, c, sms_blocked=blocked)) is not None), None)
-            if reach is not None:
-                channel, address = reach
-                messages.append((channel, address, text.sms if channel == "sms" else text.digest))
-        for channel in (c for c in Channel if c in digest):
-            found = reachable(person, channel, sms_blocked=blocked)
-            if found is not None and all(c != channel for c, _, _ in messages):
-                messages.append((channel, found, text.digest))
-        for channel, address, body in messages:
-            try:
-                self.transport.send(Outbound(key=f"{tag}-{person.id}-{channel}"[:100], channel=channel, to=address,
-                                             person_id=person.id, incident_ids=(), text=body, subject=text.subject))
-                sent += 1
-            except DeliveryError as exc:
-                log.warning("handover.send_failed", person=person.id, channel=str(channel), error=str(exc))
+        chosen = _quiet_choice(person, blocked) if sms else None
+        sent = send_quiet(self.transport, person, text.sms, f"{tag}-{person.id}", text.subject,
+                          sms_blocked=blocked, long_text=text.digest) if sms else 0
+        for channel in (c for c in Channel if c in digest and c != chosen):
+            address = reachable(person, channel, sms_blocked=blocked)
+            if address is not None:
+                sent += _deliver(self.transport, Outbound(
+                    key=f"{tag}-{person.id}-{channel}"[:100], channel=channel, to=address, person_id=person.id,
+                    incident_ids=(), text=text.digest, subject=text.subject))
         return sent
+
+def desk_readers(snap: Snapshot, schedule: str | None, now: datetime) -> list[Person]:
+    """The people on duty for a desk: on call now in its hand-over schedule, else the admins."""
+    ids: tuple[str, ...] = ()
+    if schedule is not None and schedule in snap.schedules:
+        ids = snap.on_call(schedule, now)
+    if not ids:
+        ids = tuple(snap.notifications.admins)
+    return [snap.people[i] for i in dict.fromkeys(ids) if i in snap.people]
+
+
+def _quiet_choice(person: Person, blocked: bool) -> Channel | None:
+    return next((c for c in quiet_channels() if reachable(person, c, sms_blocked=blocked) is not None), None)
+
+
+def send_quiet(transport: Transport, person: Person, text: str, key: str, subject: str, *, sms_blocked: bool,
+               long_text: str | None = None) -> int:
+    """Send ``text`` on the first channel that never rings the person can be reached on: a text,
+    else (no phone, or they texted STOP) an e-mail (with ``long_text`` when given). 1 if sent."""
+    channel = _quiet_choice(person, sms_blocked)
+    if channel is None:
+        return 0
+    address = reachable(person, channel, sms_blocked=sms_blocked)
+    assert address is not None
+    body = text if channel is Channel.SMS else (long_text or text)
+    return _deliver(transport, Outbound(key=f"{key}-{channel}"[:100], channel=channel, to=address,
+                                        person_id=person.id, incident_ids=(), text=body, subject=subject))
+
+
+def _deliver(transport: Transport, message: Outbound) -> int:
+    try:
+        transport.send(message)
+        return 1
+    except DeliveryError as exc:
+        log.warning("notice.send_failed", person=message.person_id, channel=str(message.channel), error=str(exc))
+        return 0
