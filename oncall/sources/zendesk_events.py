@@ -40,8 +40,11 @@ with the last one). What the detail does **not** carry:
 Event types: ticket events that can change a paging decision (created, status, custom status,
 priority, organisation, requester, tags, custom field, undeleted, and types Zendesk adds later)
 are stored. Deleted, spam and merged tickets are read as *closed*, which stops their paging.
-Events that cannot change a decision (comments, attachments, followers, CCs, satisfaction,
-SLA, subject, assignment…) and non-ticket domains (users, organisations…) are acknowledged
+A public comment (``ticket.comment_added``, ``event.comment.is_public``) is stored for the
+response clocks: by an agent (``event.comment.author.is_staff``, else an author who is not the
+requester) it is support's reply, by the requester the customer writing again. Events that
+cannot change a decision (private comments, attachments, followers, CCs, satisfaction, SLA,
+subject, assignment…) and non-ticket domains (users, organisations…) are acknowledged
 (``202 ignored``) and not stored.
 """
 
@@ -63,7 +66,7 @@ EXTRA = "zendesk_event"  # the ids an event named, kept with the stored ticket f
 
 # ticket.<change> that cannot change whether (or whom) to page: acknowledged, not stored
 UNTRACKED = frozenset({
-    "comment_added", "comment_made_private", "comment_redacted",
+    "comment_made_private", "comment_redacted",
     "attachment_linked_to_comment", "attachment_redacted_from_comment",
     "csat_received", "csat_requested", "followers_changed", "email_ccs_changed",
     "description_changed", "subject_changed", "external_id_changed", "brand_changed",
@@ -116,6 +119,7 @@ def parse_zendesk_event(data: Mapping[str, Any], *, source: str = "zendesk",
     if change in UNTRACKED:
         raise IgnoredEvent(f"Zendesk event {kind[:100]!r} cannot change a paging decision")
     detail = obj(data, "detail", "")
+    replied = _public_reply(data, detail) if change == "comment_added" else {}
     ticket_id = text(detail.get("id"), "detail.id", limit=200)
     subject_ref = data.get("subject")
     if ticket_id is None and isinstance(subject_ref, str) and subject_ref.startswith("zen:ticket:"):
@@ -144,10 +148,30 @@ def parse_zendesk_event(data: Mapping[str, Any], *, source: str = "zendesk",
         "id": ticket_id, "source": source, "priority": priority_text, "status": status,
         "subject": text(detail.get("subject"), "detail.subject") or "",
         "created_at": created, "updated_at": updated, "tags": tags,
-        EXTRA: {"type": change, **ids},
+        EXTRA: {"type": change, **ids}, **replied,
     }
     ticket = with_names(build_ticket(payload), mapping, Names(), reason=NOT_YET)
     return parsed(ticket, data.get("id") if event_id is None else event_id, data)
+
+
+def _public_reply(data: Mapping[str, Any], detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A public comment, for the response clocks: by an agent (``agent_replied_at``) or by the
+    requester (``customer_replied_at``), at the event's time. The author is staff when Zendesk
+    says so (``author.is_staff``), else when it is not the ticket's requester. A private comment
+    is ignored."""
+    event = data.get("event")
+    comment = event.get("comment") if isinstance(event, Mapping) else None
+    if not isinstance(comment, Mapping) or comment.get("is_public") is not True:
+        raise IgnoredEvent("Zendesk event 'ticket.comment_added': a private comment cannot change a paging "
+                           "decision or a response clock")
+    given = comment.get("author")
+    author: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    staff = author.get("is_staff")
+    if not isinstance(staff, bool):
+        requester = _ref(detail.get("requester_id"), "detail.requester_id")
+        staff = _ref(author.get("id"), "event.comment.author.id") != requester
+    at = timestamp(data.get("time"), "time", required=True)
+    return {"agent_replied_at": at} if staff else {"customer_replied_at": at}
 
 
 class Names:

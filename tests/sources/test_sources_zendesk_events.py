@@ -270,3 +270,22 @@ def test_one_wrong_field_in_an_event_is_a_ticket_error_or_accepted(
             continue
         assert t.id and t.created_at.tzinfo is not None
         assert t == Ticket.model_validate(json.loads(json.dumps(t.to_json())))
+
+
+@pytest.mark.parametrize(("author", "expected"), [
+    pytest.param({"id": "777", "is_staff": True}, "agent", id="staff-says-agent"),
+    pytest.param({"id": "601", "is_staff": False}, "customer", id="staff-says-customer"),
+    pytest.param({"id": "777"}, "agent", id="not-the-requester-is-an-agent"),
+    pytest.param({"id": "601"}, "customer", id="the-requester-is-the-customer"),
+])
+def test_a_public_comment_is_stored_as_a_reply_for_the_response_clocks(author: dict[str, object],
+                                                                         expected: str) -> None:
+    t = parse(zendesk_event_body("ticket.comment_added", at=NOW, requester_id="601",
+                                 change={"comment": {"id": "1", "body": "…", "is_public": True, "author": author}}))
+    assert {"agent": (NOW, None), "customer": (None, NOW)}[expected] == (t.agent_replied_at, t.customer_replied_at)
+
+
+def test_a_private_comment_is_ignored() -> None:
+    with pytest.raises(IgnoredEvent):
+        parse(zendesk_event_body("ticket.comment_added", at=NOW, change={
+            "comment": {"id": "1", "body": "…", "is_public": False, "author": {"id": "777", "is_staff": True}}}))
