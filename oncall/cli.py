@@ -252,18 +252,32 @@ def schema() -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    role: Annotated[str | None, typer.Option(
+        "--role", help="What to run: all (default: the web server here, the worker in a child process it "
+                       "supervises), web (HTTP only) or worker (the duties only); also ONCALL_ROLE.")] = None,
+    link_fd: Annotated[int | None, typer.Option("--link-fd", hidden=True)] = None,
+    parent: Annotated[int | None, typer.Option("--parent", hidden=True)] = None,
+    instance: Annotated[str | None, typer.Option("--instance", hidden=True)] = None,
+) -> None:
     """Run the daemon: webhooks, escalation engine, pollers, health and metrics."""
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
 
     from oncall import logs
-    from oncall.daemon import Daemon, display_url, open_store
-    from oncall.daemon.snapshots import load_configuration
-    from oncall.store.instance_lock import InstanceLock
+    from oncall.daemon import display_url
+    from oncall.daemon.processes import start_daemon
 
+    supervised = link_fd is not None
+    if supervised:  # `oncall run`'s worker child: dies with its parent
+        from oncall.daemon.worker_process import die_with_parent
+
+        die_with_parent(parent or 0)
     s = settings()
+    chosen = (role or s.role).lower()
+    if chosen not in ("all", "web", "worker") or (supervised and chosen != "worker"):
+        raise fail(f"--role must be all, web or worker, not {chosen!r}")
     logs.configure(s.log_format, s.log_level)
     logs.capture_uncaught()
 
@@ -274,9 +288,8 @@ def run() -> None:
         return typer.Exit(1)
 
     try:
-        lock = InstanceLock.acquire(s.database_url)  # before migrations: a second instance touches nothing
-        snapshot = load_configuration(s, now_utc())  # a bad configuration refuses before the database is touched
-        daemon = Daemon(s, engine=open_store(s.database_url), snapshot=snapshot)
+        started = start_daemon(s, chosen, now=now_utc(), config=str(state.config) if state.config else None,
+                               link_fd=link_fd, instance_id=instance)
     except ConfigError as exc:
         raise refuse(f"configuration in {s.config} is invalid, not starting:\n{exc}") from None
     except SQLAlchemyError as exc:
@@ -285,9 +298,9 @@ def run() -> None:
     except OncallError as exc:
         raise refuse(str(exc)) from None
     try:
-        code = asyncio.run(daemon.run())
+        code = asyncio.run(started.daemon.run())
     finally:
-        lock.release()
+        started.release()
     raise typer.Exit(code)
 
 

@@ -14,7 +14,7 @@ from daemon_rig import SATURDAY_NIGHT, MakeRig, Rig, write_config
 
 from oncall.config.settings import Settings
 from oncall.daemon import Daemon, open_store
-from oncall.daemon.scheduler import Guard, always
+from oncall.daemon.scheduler import Guard
 from oncall.testing.clock import FakeClock
 from oncall.testing.paging import RecordingTransport
 
@@ -25,7 +25,7 @@ def make_rig(tmp_path: Path) -> Iterator[MakeRig]:
 
     def make(start: datetime = SATURDAY_NIGHT, *, config: Path | None = None,
              transport: RecordingTransport | None = None, http: httpx.Client | None = None,
-             may_run: Guard = always, **settings: Any) -> Rig:
+             may_run: Guard | None = None, **settings: Any) -> Rig:
         conf = config or write_config(tmp_path / "config")
         clock = FakeClock(start)
         rec = transport or RecordingTransport()
