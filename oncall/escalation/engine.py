@@ -130,7 +130,7 @@ def step(
 def _apply(state: IncidentState, event: Event, policy: EscalationPolicy, directory: Directory,
            now: datetime, actions: list[Action]) -> IncidentState:
     if isinstance(event, DeliveryFailed):
-        return _delivery_failed(state, event, policy, directory, actions)
+        return _delivery_failed(state, event, policy, directory, now, actions)
     state, more = transition(state, event, now, ack_timeout=policy.ack_timeout)
     actions.extend(more)
     return state
@@ -176,7 +176,7 @@ def _closed(state: IncidentState, status: IncidentStatus) -> IncidentState:
 
 
 def _delivery_failed(state: IncidentState, event: DeliveryFailed, policy: EscalationPolicy,
-                     directory: Directory, actions: list[Action]) -> IncidentState:
+                     directory: Directory, now: datetime, actions: list[Action]) -> IncidentState:
     actions.append(Record(kind="delivery_failed", actor=event.person_id,
                           channel=event.channel.value, outcome="failed", detail=event.reason))
     if event.sms_blocked and not state.admins_alerted:
@@ -184,6 +184,8 @@ def _delivery_failed(state: IncidentState, event: DeliveryFailed, policy: Escala
                                        f"{event.person_id} blocked SMS from oncall (STOP)",
                                        AlertSeverity.WARNING))
         state = replace(state, admins_alerted=True)
+    if event.sms_blocked and state.status is IncidentStatus.TRIGGERED:
+        state = _chain_after_stop(state, event, now, actions)
     current = (event.round, event.step) == (state.round, state.step)
     if state.status is not IncidentStatus.TRIGGERED or not current:
         return state
@@ -292,6 +294,25 @@ def own_chain(contact: Contact) -> tuple[tuple[Channel, timedelta], ...]:
         elif contact.sms_blocked:
             out.extend((c, offset) for c in after_stop((channel,)) if contact.can_use(c))
     return tuple(out)
+
+
+def _chain_after_stop(state: IncidentState, event: DeliveryFailed, now: datetime,
+                      actions: list[Action]) -> IncidentState:
+    """The person's chain learnt they texted STOP: the text that failed goes by the channel
+    that takes over (a call) now, and so do their later entries on blocked channels."""
+    chains = []
+    for chain in state.chains:
+        instead = after_stop((event.channel,))
+        if chain.person_id != event.person_id or not instead:
+            chains.append(chain)
+            continue
+        rest = [(c, off) for channel, off in chain.entries[chain.sent:]
+                for c in (after_stop((channel,)) or (channel,))]
+        at_once = [(c, now - chain.started) for c in instead]
+        actions.append(Record(kind="failover", actor=chain.person_id,
+                              detail=f"texted STOP: {', '.join(instead)} now and for their later texts"))
+        chains.append(replace(chain, entries=(*chain.entries[:chain.sent], *at_once, *rest)))
+    return replace(state, chains=tuple(chains))
 
 
 def _run_chains(state: IncidentState, now: datetime, actions: list[Action]) -> IncidentState:

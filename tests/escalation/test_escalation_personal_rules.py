@@ -160,3 +160,17 @@ def test_the_preview_lists_each_chain_entry_at_its_instant() -> None:
         (p.person, p.channel.value, p.at) for p in found.would_page]
     assert "  would page now: nobody yet (their own rules wait)" == found.lines()[0]
     assert found.lines()[1].startswith("  then, until somebody acknowledges: ann by voice to ")
+
+
+def test_a_text_refused_by_stop_is_a_call_now_and_later_texts_are_calls() -> None:
+    from oncall.escalation.state import DeliveryFailed
+
+    texts = replace(person("ann"), chain=((SMS, 0 * MIN), (SMS, 5 * MIN)))
+    d = FakeDirectory(contacts={"ann": texts}, on_call_map={"primary": ("ann",)})
+    p = policy()
+    state, _ = step(new_state(1, T0), p, d, T0)
+    stop = DeliveryFailed(person_id="ann", channel=SMS, round=0, step=0, reason="opted out", sms_blocked=True)
+    state, actions = step(state, p, d, T0 + MIN, (stop,))
+    assert [("ann", "voice")] == notified(actions)
+    _state, actions = step(state, p, d, T0 + 5 * MIN)
+    assert [("ann", "voice")] == notified(actions)
