@@ -118,7 +118,7 @@ def timeline(audit: list[AuditEntry], ledger: list[LedgerEntry], names: dict[str
         detail = " · ".join(x for x in (a.outcome, a.reason) if x)
         tone = "good" if a.kind in _GOOD or (a.outcome or "") in _GOOD else \
             "bad" if a.kind in _BAD or (a.outcome or "") in _BAD else \
-            "action" if a.kind in ("escalated", "triggered", "step_fired") else "neutral"
+            "action" if a.kind in ("escalated", "triggered", "step_fired", "ack_timeout") else "neutral"
         out.append(TimelineEntry(at=a.at, kind=a.kind, actor=who, channel=a.channel,
                                  text=words + (f": {detail}" if detail else ""), tone=tone))
     reported = {(a.actor, a.channel) for a in audit if a.kind == "delivery_status"}
