@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -23,6 +24,7 @@ from pydantic_settings import (
 from oncall.config.console_settings import ConsoleSettings
 from oncall.config.http_settings import HttpSettings
 from oncall.errors import ConfigError, ConfigIssue
+from oncall.notify.chat import ChatSettings
 from oncall.notify.settings import SmtpSettings, TwilioSettings
 from oncall.sources.settings import SourceSettings
 
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     role: str = Field(default="all", pattern="^(all|web|worker)$")
     twilio: TwilioSettings = TwilioSettings()
     smtp: SmtpSettings = SmtpSettings()
+    chat: ChatSettings = ChatSettings()
     http: HttpSettings = HttpSettings()
     console: ConsoleSettings = ConsoleSettings()
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
@@ -103,7 +106,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, file_secret_settings]
+        # One file per setting, named as its variable (ONCALL_CHAT__WEBHOOKS__OPS__URL), as systemd's
+        # LoadCredential= names them; a file named for a whole section (oncall_chat) holds its JSON.
+        secrets = NestedSecretsSettingsSource(file_secret_settings, secrets_nested_delimiter="__",
+                                              secrets_dir_missing="ok")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, secrets]
         if cls._toml_path is not None and cls._toml_path.is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
         return tuple(sources)

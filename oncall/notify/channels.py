@@ -38,6 +38,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from oncall.errors import AddressOptedOut
 from oncall.findings import Finding
 from oncall.interfaces import Channel, Transport, add_channel_name, one_of, remove_channel_name
+from oncall.notify.chat_formats import page_wording
 from oncall.notify.messages import PageSummary
 from oncall.notify.privacy import mask_email, mask_opaque, mask_phone
 
@@ -276,6 +277,24 @@ def _smtp(settings: Any) -> Transport | None:
     return SmtpTransport(settings.smtp)
 
 
+def _chat(settings: Any) -> Transport | None:
+    from oncall.notify.chat import build
+
+    return build(settings)
+
+
+def _chat_address(settings: Any, address: str) -> tuple[str, str] | None:
+    from oncall.notify.chat import check_address
+
+    return check_address(settings, address)
+
+
+def _chat_mask(address: str) -> str:
+    from oncall.notify.chat import mask_webhook
+
+    return mask_webhook(address)
+
+
 # Default storm limits are for people who sleep through the first call: texts two minutes
 # apart, calls five minutes apart, everything in between is bundled.
 register_channel(ChannelSpec(
@@ -289,3 +308,9 @@ register_channel(ChannelSpec(
 register_channel(ChannelSpec(
     name="email", messages="e-mail", default_min_interval=timedelta(minutes=1),
     address_field="email", address_noun="email", subject=True, mask=mask_email, transport=_smtp))
+# A chat room's webhook (Slack, Teams, Mattermost, Google Chat): a post a minute at most to one
+# room or person, the rest bundled; it rings nothing, so it suits admin warnings too.
+register_channel(ChannelSpec(
+    name="chat", messages="chat posts", default_min_interval=timedelta(minutes=1),
+    address_noun="chat webhook", wording=page_wording, mask=_chat_mask, transport=_chat,
+    check_address=_chat_address))

@@ -50,8 +50,8 @@ CASES = [
                       ["error: admin_alerts: 'alice' gets warning alerts by email but has no email"]),
                  id="channel-without-an-address"),
     pytest.param(Case("alice: {critical: [sms, pager]}",
-                      ["error: notifications.admin_alerts.alice.critical.1: Input should be 'sms', 'voice' or "
-                       "'email'"]),
+                      ["error: notifications.admin_alerts.alice.critical.1: Input should be 'sms', 'voice', "
+                       "'email' or 'chat'"]),
                  id="unknown-channel"),
     pytest.param(Case("bob: {warning: email, critical: [sms, voice]}", []), id="good"),
 ]

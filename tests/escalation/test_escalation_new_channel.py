@@ -178,10 +178,10 @@ def test_a_channel_may_judge_addresses_by_the_settings_and_oncall_check_reports_
 
 
 def test_an_unregistered_channel_is_a_configuration_error_naming_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match="Input should be 'sms', 'voice', 'email', 'both' or 'own'"):
+    with pytest.raises(ValidationError, match="Input should be 'sms', 'voice', 'email', 'chat', 'both' or 'own'"):
         EscalationPolicy.model_validate({"id": "coop", "steps": [
             {"targets": {"person": "dora"}, "contact": "pigeon"}]})
-    with pytest.raises(ValidationError, match="Input should be 'sms', 'voice' or 'email'"):
+    with pytest.raises(ValidationError, match="Input should be 'sms', 'voice', 'email' or 'chat'"):
         Person.model_validate({"id": "dora", "name": "Dora", "timezone": "UTC",
                                "contact_methods": ["pigeon"]})
     with pytest.raises(ValidationError, match="pigeon\n  Extra inputs are not permitted"):

@@ -4,6 +4,8 @@
   events → intake → incidents, then the escalation runner;
 - ``poll:<source>`` (the source's ``POLL_INTERVAL``, with its paging and backoff): one poll;
 - ``writeback`` (``ONCALL_WRITEBACK_SECONDS``, 10): notes on the tickets, public replies;
+- ``chat-updates`` (``ONCALL_CHAT__UPDATE_SECONDS``, 5): acknowledged, escalated, resolved —
+  posted to the chat rooms a page reached;
 - ``handoffs`` (``ONCALL_HANDOFF_CHECK_SECONDS``, 60): texts before a shift starts;
 - ``handover`` (``ONCALL_HANDOVER_CHECK_SECONDS``, 30): at each desk's opening, the tickets that
   waited while it was closed handed to the people on duty;
@@ -17,9 +19,10 @@
   acknowledge, coverage gaps, this instance's transport failing.
 
 ``poll:<source>`` is there for each source that polls, ``writeback`` when some source writes
-back, ``silence`` when some source has ``SILENCE_AFTER``, ``deadman`` when
-``ONCALL_DEADMAN_URL`` is set. All but ``engine``, ``reload`` and ``selfcheck`` are singletons:
-several instances sharing a database must not run them at once, and
+back, ``chat-updates`` when some chat webhook is configured, ``silence`` when some source has
+``SILENCE_AFTER``, ``deadman`` when ``ONCALL_DEADMAN_URL`` is set. All but ``engine``,
+``reload`` and ``selfcheck`` are singletons: several instances sharing a database must not run
+them at once, and
 :class:`~oncall.daemon.scheduler.DutyRunner` asks its ``may_run`` guard before every run.
 """
 
@@ -29,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from oncall.daemon.duties.base import ENGINE, Duty, DutyReport, Pacing
+from oncall.daemon.duties.chat_updates import chat_update_duties
 from oncall.daemon.duties.deadman import DeadmanDuty
 from oncall.daemon.duties.engine import EngineDuty
 from oncall.daemon.duties.handoffs import HandoffDuty
@@ -61,6 +65,7 @@ def duty_list(d: Daemon, started: datetime) -> list[Duty]:
     if d.writeback.writebacks:
         duties.append(WriteBackDuty(d.writeback, interval=every(s.writeback_seconds),
                                     ack_reply=acknowledgement_reply(s.sources, d.configuration)))
+    duties += chat_update_duties(d)
     duties.append(HandoffDuty(d.engine, d.transport, d.configuration, sms_blocked=d.alerts.sms_blocked,
                               enabled=s.handoff_notices, window=timedelta(minutes=s.handoff_notice_minutes),
                               interval=every(s.handoff_check_seconds)))
