@@ -98,7 +98,7 @@ class Intake:
             service = self.service if claim.connection is None else self.service.within(claim.connection)
             # Events of this batch are marked processed together at its end; until then a later
             # event of the same ticket compares with the earlier one here.
-            seen = claim.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id)
+            seen = dict(claim.previous)
             outcomes: list[Outcome | None] = []
             opens: list[tuple[int, _Open]] = []
 
@@ -109,6 +109,7 @@ class Intake:
                 opens.clear()
 
             for item in items:
+                claim.alive()  # the look-ups _judge may make wait outside the database
                 judged = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
                                      previous_known=True, now=now)
                 if not isinstance(judged, Outcome) or judged.outcome != "invalid":

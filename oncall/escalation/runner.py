@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, insert, literal, or_, select, update
 
 from oncall.errors import DeliveryError, PermanentDeliveryError
 from oncall.escalation.directory import Directory
@@ -78,15 +78,15 @@ from oncall.escalation.state import (
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import CHANNELS, texted_stop
-from oncall.store.claims import database_now, deadline, lock_people, shares_work, try_lock_messages
+from oncall.store.claims import database_now, deadline, lock_people, shares_work, time_params, try_lock_messages
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
 SENDERS = 8  # messages handed to the transport at the same time
 MAX_PASSES = 5  # failovers produce new due work; a few passes settle it
-# A sending claim's life: longer than any transport's call with its retries (Twilio's and
-# SMTP's give up within about 20 s). Past it, with no outcome, the message is "unknown".
-CLAIM_FOR = timedelta(seconds=60)
+# A sending claim's life (the daemon passes ONCALL_FAILOVER_SECONDS): renewed every third of
+# it while the provider call is under way. Past it, with no outcome, the message is "unknown".
+CLAIM_FOR = timedelta(seconds=15)
 FRESH = 2.0  # seconds: a claim this young is re-validated without asking the database
 
 
@@ -155,6 +155,20 @@ class Runner:
         self.claim_for = claim_for
         self.fresh = min(FRESH, claim_for.total_seconds() / 2)
         self.worker_id = worker_id or default_worker_id()
+        shared = shares_work(engine)
+        self._waiting = _waiting(shared)
+        self._claim_rows = update(notifications).where(and_(
+            notifications.c.message_key == bindparam("b_key"), notifications.c.status == repo.PENDING)).values(
+            status=repo.SENDING, claimed_by=bindparam("b_me"), claim_token=bindparam("b_token"),
+            claim_deadline=deadline(shared), updated_at=bindparam("b_now"))
+        self._renew_one = update(notifications).where(and_(
+            _MINE, notifications.c.status == repo.SENDING,
+            notifications.c.claim_deadline > database_now(shared))).values(claim_deadline=deadline(shared))
+        self._renew_many = update(notifications).where(and_(
+            notifications.c.claim_token.in_(bindparam("b_tokens", expanding=True)),
+            notifications.c.status == repo.SENDING,
+            notifications.c.claim_deadline > database_now(shared))).values(
+            claim_deadline=deadline(shared)).returning(notifications.c.claim_token)
         self._lock = threading.Lock()
         self._settle_lock = threading.Lock()  # report counters and settlements, one at a time
         self._senders = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="oncall-send")
@@ -169,12 +183,11 @@ class Runner:
             # pending, or claimed by this runner, now was left behind.
             keys = self._recover(now, report)
             for _ in range(MAX_PASSES):
-                stepped, full = self._step_due(now, report)
+                stepped, again = self._step_due(now, report)
                 keys += stepped
-                keys += self._release_held(now)
                 failovers = report.failovers
                 self._send_all(self._claim(keys, now, report), now, report)
-                if not full and report.failovers == failovers:
+                if not again and report.failovers == failovers:
                     break  # nothing this pass made due again
                 keys = []
         return report
@@ -202,7 +215,7 @@ class Runner:
                 return [], False
             saves = []
             audit: list[dict[str, Any]] = []
-            notifies: list[tuple[Any, Notify]] = []
+            notifies: list[tuple[_Stepped, Notify]] = []
             for row in rows:
                 state = state_from_json(row.engine_state)
                 new, actions = step(state, self._policy(row.policy_json), directory, now)
@@ -211,23 +224,30 @@ class Runner:
                 due = as_utc(row.next_action_at)
                 report.lateness.append(max(0.0, (now - due).total_seconds()) if due else 0.0)
                 audit += repo.audit_rows(row.id, now, [a for a in actions if isinstance(a, Record)])
-                notifies += [(row, a) for a in actions if isinstance(a, Notify)]
+                stepped = _Stepped(row, new.status.value, first=state.step < 0 and state.round == 0
+                                   and not state.cursors)
+                notifies += [(stepped, a) for a in actions if isinstance(a, Notify)]
             # States first: a message is composed only for incidents triggered in the database
             # (an acknowledgement that ran out is triggered again by this very step).
             repo.save_states(conn, saves, now)
             keys = self._enqueue(conn, notifies, directory, now, report, audit)
+            closed = [incident_id for incident_id, _, state in saves if state.status in repo.CLOSED]
+            if closed and notifies:
+                repo.free_codes(conn, closed)  # a page for an incident the step closed holds no code
             repo.insert_audit(conn, audit)
         self.checkpoint("stepped")
         again = len(rows) >= self.batch or any((w := state.wake_at(now)) is not None and w <= now
                                                for _, _, state in saves)
         return keys, again
 
-    def _enqueue(self, conn: Connection, notifies: list[tuple[Any, Notify]], directory: Directory,
+    def _enqueue(self, conn: Connection, notifies: list[tuple[_Stepped, Notify]], directory: Directory,
                  now: datetime, report: RunReport, audit: list[dict[str, Any]]) -> list[str]:
-        """Write ledger rows; per person and channel one message now, or hold them."""
-        groups: dict[tuple[str, Channel], list[tuple[Any, Notify]]] = defaultdict(list)
-        for row, n in notifies:
-            groups[(n.person_id, n.channel)].append((row, n))
+        """Write ledger rows; per person and channel one message now, or hold them. Runs after
+        the stepped incidents' states were saved. A message made only of this batch's pages
+        is worded here; one that takes up pages held earlier is worded from the ledger."""
+        groups: dict[tuple[str, Channel], list[tuple[_Stepped, Notify]]] = defaultdict(list)
+        for stepped, n in notifies:
+            groups[(n.person_id, n.channel)].append((stepped, n))
         addresses: dict[tuple[str, Channel], str] = {}
         for (person, channel), items in groups.items():
             contact = directory.contact(person)
@@ -235,29 +255,29 @@ class Runner:
             if address:
                 addresses[(person, channel)] = address
                 continue
-            for row, _n in items:
-                audit += repo.audit_rows(row.id, now, [Record(
+            for stepped, _n in items:
+                audit += repo.audit_rows(stepped.id, now, [Record(
                     kind="notification_skipped", actor=person, channel=channel.value,
                     detail="no address for this channel")])
         if not addresses:
             return []
-        people = {person for person, _ in addresses}
-        lock_people(conn, people)
+        lock_people(conn, {person for person, _ in addresses})
         wanted: dict[str, list[int]] = defaultdict(list)
         for (person, channel) in addresses:
-            wanted[person] += [row.id for row, _n in groups[(person, channel)]]
-        codes = repo.reply_codes_for(conn, wanted)
+            wanted[person] += [stepped.id for stepped, _n in groups[(person, channel)]]
+        codes = repo.reply_codes_for(conn, wanted, never_paged={s.id for s, _n in notifies if s.first})
         holding = _holding(conn)
         rows: list[dict[str, Any]] = []
         keys: list[str] = []
+        worded: list[str] = []
         for (person, channel), address in addresses.items():
             items = groups[(person, channel)]
             values = [{
-                "incident_id": row.id, "person_id": person, "channel": channel.value,
+                "incident_id": stepped.id, "person_id": person, "channel": channel.value,
                 "address": address, "purpose": n.purpose, "round": n.round,
-                "step": n.step, "attempt": n.attempt, "short_code": codes[(person, row.id)],
+                "step": n.step, "attempt": n.attempt, "short_code": codes[(person, stepped.id)],
                 "body": n.note, "created_at": now, "updated_at": now, "status": repo.PENDING,
-                "message_key": None, "not_before": None, "queued_at": None} for row, n in items]
+                "message_key": None, "not_before": None, "queued_at": None} for stepped, n in items]
             # A call the person's own rules asked for is never delayed (held pages go with it).
             asked_call = CHANNELS[channel].rings and any(n.personal for _r, n in items)
             wait_until = None if asked_call else self._storm_gate(conn, person, channel, now)
@@ -267,14 +287,24 @@ class Runner:
                 rows += [{**v, "status": repo.HELD, "not_before": wait_until} for v in values]
                 continue
             key = uuid.uuid4().hex
-            rows += [{**v, "message_key": key, "queued_at": now} for v in values]
             if (person, channel.value) in holding:
                 # Pages held back for this person go out in the same message.
                 conn.execute(_HELD_TO_PENDING, {"b_person": person, "b_channel": channel.value, "b_key": key,
                                                 "b_now": now})
-            keys.append(key)
+                rows += [{**v, "message_key": key, "queued_at": now} for v in values]
+                keys.append(key)
+                continue
+            live = [(stepped, v) for (stepped, _n), v in zip(items, values, strict=True)
+                    if stepped.status == "triggered" or v["purpose"] != "page"]
+            if not live:  # as the ledger's wording would: nothing left to send
+                rows += [{**v, "status": repo.SUPPRESSED, "queued_at": now} for v in values]
+                continue
+            body = self._body([_Page.of(stepped, v) for stepped, v in live])
+            rows += [{**v, "message_key": key, "queued_at": now, "body": body} if any(v is w for _s, w in live)
+                     else {**v, "status": repo.SUPPRESSED, "queued_at": now} for v in values]
+            worded.append(key)
         conn.execute(_INSERT_NOTIFICATIONS, rows)
-        return self._compose(conn, keys)
+        return worded + self._compose(conn, keys)
 
     def _storm_gate(self, conn: Connection, person: str, channel: Channel, now: datetime) -> datetime | None:
         """None when a message to this person on this channel may go out now, else when it may."""
@@ -283,15 +313,13 @@ class Runner:
             return None  # no storm limit on this channel
         return gate(repo.last_queued(conn, person, channel.value), interval, now)
 
-    def _release_held(self, now: datetime) -> list[str]:
-        """Held pages whose storm interval has passed go out as one bundle each."""
+    def _release_held(self, now: datetime, due: set[tuple[str, str]]) -> list[str]:
+        """Held pages whose storm interval has passed (``due``: person, channel) go out as one
+        bundle each."""
         with self.engine.begin() as conn:
-            due = conn.execute(_HELD_DUE, {"b_now": now}).all()
-            if not due:
-                return []
             lock_people(conn, {person for person, _channel in due})
             keys: list[str] = []
-            for person, channel in due:
+            for person, channel in sorted(due):
                 key = uuid.uuid4().hex
                 if conn.execute(_HELD_TO_PENDING, {"b_person": person, "b_channel": channel, "b_key": key,
                                                    "b_now": now}).rowcount:
@@ -354,9 +382,12 @@ class Runner:
             rows = conn.execute(_PENDING_ROWS, {"b_keys": keys}).all() if keys else []
             if not rows:
                 return []
-            # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): an
-            # acknowledgement in flight either commits before this read or waits for the claim.
-            states = dict(conn.execute(_LOCK_INCIDENTS, {"b_ids": sorted({r.incident_id for r in rows})}).all())
+            if shares_work(conn):
+                # FOR UPDATE, in the incidents' order: an acknowledgement in flight either
+                # commits before this read or waits for the claim.
+                states = dict(conn.execute(_LOCK_INCIDENTS, {"b_ids": sorted({r.incident_id for r in rows})}).all())
+            else:  # SQLite's BEGIN IMMEDIATE already serialises writers: read with the rows
+                states = {r.incident_id: r.istate for r in rows}
             dead = [r for r in rows if r.purpose == "page" and states[r.incident_id] != "triggered"]
             if dead:
                 conn.execute(update(notifications).where(notifications.c.id.in_([r.id for r in dead]))
@@ -379,25 +410,38 @@ class Runner:
                             body=bodies.get(key, group[0].body), taken_at=taken_at)
                       for key, group in by_key.items()]
             if claims:
-                conn.execute(update(notifications).where(and_(
-                    notifications.c.message_key == bindparam("b_key"),
-                    notifications.c.status == repo.PENDING)).values(
-                    status=repo.SENDING, claimed_by=self.worker_id, claim_token=bindparam("b_token"),
-                    claim_deadline=deadline(conn, now, self.claim_for), updated_at=now),
-                    [{"b_key": c.key, "b_token": c.token} for c in claims])
+                times = time_params(now, self.claim_for)
+                conn.execute(self._claim_rows, [{**times, "b_key": c.key, "b_token": c.token, "b_me": self.worker_id,
+                                                 "b_now": now} for c in claims])
         return claims
 
     def _send_all(self, claims: list[Claim], now: datetime, report: RunReport) -> None:
-        if len(claims) == 1:
-            self._send(claims[0], now, report)
+        """Hand the claimed messages over, concurrently: one slow or retrying provider call
+        must not hold back every other person's page. Each message keeps its own ledger
+        protocol. While any is under way, the claims not yet settled are renewed every third
+        of their life, so a long provider call is never taken for a dead one (a frozen or
+        killed runner renews nothing: its claims expire). Every send ends before the pass
+        does, so between passes this runner has nothing in flight."""
+        if not claims:
             return
-        # Concurrently: one slow or retrying provider call must not hold back every other
-        # person's page. Each message keeps its own ledger protocol. Every send ends before
-        # the pass does, so between passes this runner has nothing in flight.
-        futures = [self._senders.submit(self._send, c, now, report) for c in claims]
-        wait(futures)
+        futures = {self._senders.submit(self._send, c, now, report): c for c in claims}
+        under_way = set(futures)
+        while under_way:
+            _done, under_way = wait(under_way, timeout=self.claim_for.total_seconds() / 3)
+            if under_way:
+                self._renew([futures[f] for f in under_way], now)
         for f in futures:
             f.result()
+
+    def _renew(self, claims: list[Claim], now: datetime) -> None:
+        """Push the deadline of these claims, still this runner's, another ``claim_for`` away."""
+        taken_at = _boot_clock()
+        with self.engine.begin() as conn:
+            renewed = set(conn.execute(self._renew_many, {**time_params(now, self.claim_for),
+                                                          "b_tokens": [c.token for c in claims]}).scalars())
+        for claim in claims:
+            if claim.token in renewed:
+                claim.taken_at = taken_at
 
     def _send(self, claim: Claim, now: datetime, report: RunReport) -> None:
         self.checkpoint("before_send")
@@ -430,32 +474,26 @@ class Runner:
             return True
         taken_at = _boot_clock()
         with self.engine.begin() as conn:
-            renewed = conn.execute(update(notifications).where(and_(
-                notifications.c.message_key == claim.key, notifications.c.claim_token == claim.token,
-                notifications.c.status == repo.SENDING,
-                notifications.c.claim_deadline > database_now(conn, now))).values(
-                claim_deadline=deadline(conn, now, self.claim_for))).rowcount
+            renewed = conn.execute(self._renew_one, {**time_params(now, self.claim_for), "b_key": claim.key,
+                                                 "b_token": claim.token}).rowcount
         claim.taken_at = taken_at
         return bool(renewed == len(claim.rows))
 
     def _settle(self, conn: Connection, claim: Claim, provider_id: str | None,
                 error: DeliveryError | None, now: datetime, report: RunReport) -> None:
         code = getattr(error, "code", None)
-        mine = and_(notifications.c.message_key == claim.key, notifications.c.claim_token == claim.token)
+        mine = {"b_key": claim.key, "b_token": claim.token, "b_now": now}
         if error is None:
-            changed = conn.execute(update(notifications).where(and_(mine, notifications.c.status == repo.SENDING))
-                                   .values(status=repo.SENT, provider_id=provider_id, updated_at=now)).rowcount
+            changed = conn.execute(_SETTLE_SENT, {**mine, "b_provider_id": provider_id}).rowcount
         else:
-            changed = conn.execute(update(notifications).where(and_(mine, notifications.c.status == repo.SENDING))
-                                   .values(status=repo.FAILED, error_code=str(code) if code else "transport",
-                                           updated_at=now)).rowcount
+            changed = conn.execute(_SETTLE_FAILED, {**mine, "b_error": str(code) if code else "transport"}).rowcount
         outcome = "sent" if error is None else "failed"
         if not changed:
             # The claim expired and was taken over (marked unknown, resent once) while this
             # call was under way: say what happened; the resend stands.
             report.late += 1
             if provider_id:
-                conn.execute(update(notifications).where(mine).values(provider_id=provider_id))
+                conn.execute(_LATE_PROVIDER_ID, {**mine, "b_provider_id": provider_id})
             repo.insert_audit(conn, [row for r in claim.rows for row in repo.audit_rows(r.incident_id, now, [Record(
                 kind="notification", actor=r.person_id, channel=r.channel, outcome=f"late {outcome}",
                 detail="the outcome came after the claim expired; the resend stands"
@@ -482,22 +520,30 @@ class Runner:
     # ---- recovery -----------------------------------------------------------------
 
     def _recover(self, now: datetime, report: RunReport) -> list[str]:
-        """Messages a dead or frozen sender left behind (see the module docstring). Returns
-        the keys to send: unclaimed messages, and the one resend of each unknown outcome."""
-        with self.engine.begin() as conn:
-            keys = list(conn.execute(_PENDING_KEYS).scalars())
-            if shares_work(conn):
-                # The message's lock first, then its rows: two runners never split a bundle.
-                stale = try_lock_messages(conn, list(conn.execute(_ABANDONED_KEYS, {"b_me": self.worker_id})
-                                                     .scalars()))
-                rows = conn.execute(_ABANDONED, {"b_me": self.worker_id, "b_keys": stale}).all() if stale else []
-            else:
-                rows = conn.execute(_CLAIMED).all()
-            claimed: dict[str, list[Any]] = defaultdict(list)
-            for r in rows:
-                claimed[r.message_key].append(r)
-            for key, group in claimed.items():
-                keys += self._recover_claimed(conn, key, group, now, report)
+        """What is waiting at the start of a pass, in one read: messages never claimed,
+        claims a dead or frozen sender left behind (see the module docstring), held pages now
+        due. Returns the keys to send: unclaimed messages, the one resend of each unknown
+        outcome, and the released bundles."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(self._waiting, {"b_now": now, "b_me": self.worker_id}).all()
+        keys = list(dict.fromkeys(r.message_key for r in waiting if r.status == repo.PENDING))
+        stale = list(dict.fromkeys(r.message_key for r in waiting if r.status == repo.SENDING and r.abandoned))
+        if stale:
+            with self.engine.begin() as conn:
+                if shares_work(conn):
+                    # The message's lock first, then its rows: two runners never split a bundle.
+                    stale = try_lock_messages(conn, stale)
+                    rows = conn.execute(_ABANDONED, {"b_me": self.worker_id, "b_keys": stale}).all() if stale else []
+                else:
+                    rows = conn.execute(_CLAIMED).all()
+                claimed: dict[str, list[Any]] = defaultdict(list)
+                for r in rows:
+                    claimed[r.message_key].append(r)
+                for key, group in claimed.items():
+                    keys += self._recover_claimed(conn, key, group, now, report)
+        held = {(r.person_id, r.channel) for r in waiting if r.status == repo.HELD}
+        if held:
+            keys += self._release_held(now, held)
         return keys
 
     def _recover_claimed(self, conn: Connection, key: str, group: list[Any], now: datetime,
@@ -537,19 +583,59 @@ class Runner:
         return [new_key]
 
 
+@dataclass(frozen=True)
+class _Stepped:
+    """An incident of the batch being stepped: its row as read, its status after the step,
+    and whether this step was its first (so nobody has a reply code for it yet)."""
+
+    row: Any
+    status: str
+    first: bool
+
+    @property
+    def id(self) -> int:
+        return int(self.row.id)
+
+
+@dataclass(frozen=True)
+class _Page:
+    """What wording a message needs of one of its rows (the ledger's columns' names)."""
+
+    iid: int
+    short_code: int
+    priority: str
+    customer: str | None
+    subject: str
+    ticket_id: str
+    purpose: str
+    body: str
+    channel: str
+    person_id: str
+
+    @classmethod
+    def of(cls, stepped: _Stepped, values: dict[str, Any]) -> _Page:
+        row = stepped.row
+        return cls(iid=stepped.id, short_code=values["short_code"], priority=row.priority, customer=row.customer,
+                   subject=row.subject, ticket_id=row.ticket_id, purpose=values["purpose"], body=values["body"],
+                   channel=values["channel"], person_id=values["person_id"])
+
+
 # ---- statements, built once (compiled once per dialect) ------------------------------------
 
 _DUE = (select(incidents).where(incidents.c.next_action_at <= bindparam("b_now"))
         .order_by(incidents.c.next_action_at).limit(bindparam("b_limit"))
         .with_for_update(skip_locked=True))
 _INSERT_NOTIFICATIONS = insert(notifications)
+_MINE = and_(notifications.c.message_key == bindparam("b_key"), notifications.c.claim_token == bindparam("b_token"))
+_SETTLE_SENT = update(notifications).where(and_(_MINE, notifications.c.status == repo.SENDING)).values(
+    status=repo.SENT, provider_id=bindparam("b_provider_id"), updated_at=bindparam("b_now"))
+_SETTLE_FAILED = update(notifications).where(and_(_MINE, notifications.c.status == repo.SENDING)).values(
+    status=repo.FAILED, error_code=bindparam("b_error"), updated_at=bindparam("b_now"))
+_LATE_PROVIDER_ID = update(notifications).where(_MINE).values(provider_id=bindparam("b_provider_id"))
 _HELD_TO_PENDING = update(notifications).where(and_(
     notifications.c.person_id == bindparam("b_person"), notifications.c.channel == bindparam("b_channel"),
     notifications.c.status == repo.HELD)).values(
     status=repo.PENDING, message_key=bindparam("b_key"), queued_at=bindparam("b_now"), updated_at=bindparam("b_now"))
-_HELD_DUE = (select(notifications.c.person_id, notifications.c.channel)
-             .where(and_(notifications.c.status == repo.HELD, notifications.c.not_before <= bindparam("b_now")))
-             .distinct().order_by(notifications.c.person_id, notifications.c.channel))
 _HOLDING = select(notifications.c.person_id, notifications.c.channel).where(
     notifications.c.status == repo.HELD).distinct()
 _MESSAGE_ROWS = (
@@ -562,14 +648,14 @@ _MESSAGE_ROWS = (
     .order_by(notifications.c.id))
 _SET_BODY = update(notifications).where(notifications.c.message_key == bindparam("b_key")).values(
     body=bindparam("b_body"))
-_PENDING_ROWS = (select(notifications).where(and_(
-    notifications.c.message_key.in_(bindparam("b_keys", expanding=True)),
-    notifications.c.status == repo.PENDING)).order_by(notifications.c.id).with_for_update())
+_PENDING_ROWS = (select(notifications, incidents.c.state.label("istate"))
+                 .join(incidents, incidents.c.id == notifications.c.incident_id)
+                 .where(and_(notifications.c.message_key.in_(bindparam("b_keys", expanding=True)),
+                             notifications.c.status == repo.PENDING))
+                 .order_by(notifications.c.id).with_for_update(of=notifications))
 _LOCK_INCIDENTS = (select(incidents.c.id, incidents.c.state)
                    .where(incidents.c.id.in_(bindparam("b_ids", expanding=True)))
                    .order_by(incidents.c.id).with_for_update())
-_PENDING_KEYS = (select(notifications.c.message_key).where(notifications.c.status == repo.PENDING)
-                 .group_by(notifications.c.message_key).order_by(func.min(notifications.c.id)))
 _CLAIMED = (select(notifications, incidents.c.state.label("istate"))
             .join(incidents, incidents.c.id == notifications.c.incident_id)
             .where(notifications.c.status == repo.SENDING).order_by(notifications.c.id))
@@ -578,12 +664,24 @@ _CLAIMED = (select(notifications, incidents.c.state.label("istate"))
 _ABANDONED_WHERE = and_(notifications.c.status == repo.SENDING, or_(
     notifications.c.claim_deadline.is_(None), notifications.c.claim_deadline < func.now(),
     notifications.c.claimed_by == bindparam("b_me")))
-_ABANDONED_KEYS = (select(notifications.c.message_key).where(_ABANDONED_WHERE)
-                   .group_by(notifications.c.message_key).order_by(func.min(notifications.c.id)))
 _ABANDONED = (select(notifications, incidents.c.state.label("istate"))
               .join(incidents, incidents.c.id == notifications.c.incident_id)
               .where(and_(_ABANDONED_WHERE, notifications.c.message_key.in_(bindparam("b_keys", expanding=True))))
               .order_by(notifications.c.id).with_for_update(of=notifications))
+
+
+def _waiting(shared: bool) -> Select[Any]:
+    """The rows that may need this pass's attention: pending and sending messages, and held
+    pages now due; ``abandoned`` tells a sending claim nobody is working on (see the module
+    docstring) — on SQLite, one instance whose runner has nothing in flight between passes,
+    every one."""
+    abandoned = or_(notifications.c.claim_deadline.is_(None), notifications.c.claim_deadline < func.now(),
+                    notifications.c.claimed_by == bindparam("b_me")) if shared else literal(True)
+    return (select(notifications.c.id, notifications.c.status, notifications.c.message_key,
+                   notifications.c.person_id, notifications.c.channel, abandoned.label("abandoned"))
+            .where(or_(notifications.c.status.in_((repo.PENDING, repo.SENDING)),
+                       and_(notifications.c.status == repo.HELD, notifications.c.not_before <= bindparam("b_now"))))
+            .order_by(notifications.c.id))
 
 
 def _holding(conn: Connection) -> set[tuple[str, str]]:

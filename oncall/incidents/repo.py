@@ -7,11 +7,11 @@ read and fails (returns False) when somebody else wrote in between.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal, select, text, union_all, update
 
 from oncall.escalation.state import IncidentState, IncidentStatus, Record, state_to_json
 from oncall.incidents.model import Incident
@@ -131,41 +131,50 @@ def insert_audit(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 _CODES_OF = select(reply_codes.c.person_id, reply_codes.c.incident_id, reply_codes.c.code).where(
     reply_codes.c.incident_id.in_(bindparam("b_incidents", expanding=True)))
-_FREE_CODES = (select(reply_codes.c.code)
-               .where(and_(reply_codes.c.person_id == bindparam("b_person"), reply_codes.c.incident_id.is_(None)))
-               .order_by(reply_codes.c.code).limit(bindparam("b_count")))
-_TOP_CODE = select(func.max(reply_codes.c.code)).where(reply_codes.c.person_id == bindparam("b_person"))
+_FREE = reply_codes.c.incident_id.is_(None)
+_FREE_AND_TOP = union_all(
+    select(literal(0).label("top"), select(reply_codes.c.code).where(and_(
+        reply_codes.c.person_id == bindparam("b_person"), _FREE)).order_by(reply_codes.c.code)
+        .limit(bindparam("b_count")).subquery().c.code),
+    select(literal(1).label("top"), func.max(reply_codes.c.code)).where(
+        reply_codes.c.person_id == bindparam("b_person")))
 _TAKE_CODE = update(reply_codes).where(and_(
     reply_codes.c.person_id == bindparam("b_person"), reply_codes.c.code == bindparam("b_code"))).values(
     incident_id=bindparam("b_incident"))
 _NEW_CODE = insert(reply_codes)
-_FREE = update(reply_codes).where(reply_codes.c.incident_id.in_(bindparam("b_incidents", expanding=True))).values(
+_RELEASE = update(reply_codes).where(reply_codes.c.incident_id.in_(bindparam("b_incidents", expanding=True))).values(
     incident_id=None)
 
 
-def reply_codes_for(conn: Connection, wanted: dict[str, list[int]]) -> dict[tuple[str, int], int]:
+def reply_codes_for(conn: Connection, wanted: dict[str, list[int]], *,
+                    never_paged: Collection[int] = ()) -> dict[tuple[str, int], int]:
     """(person, incident) → the person's reply code for that incident, for every person and
     incident in ``wanted``: the code they already have, else the smallest one not held by
-    another of their open incidents (taken now). Index look-ups only — no scan of anybody's
+    another of their open incidents (taken now). ``never_paged`` incidents (their first step)
+    hold no code yet, so they are not looked up. Index look-ups only — no scan of anybody's
     open incidents. On PostgreSQL the caller holds the people's locks
     (:func:`oncall.store.claims.lock_people`), so two workers never hand out one code twice."""
-    incident_ids = sorted({i for ids in wanted.values() for i in ids})
-    if not incident_ids:
-        return {}
-    codes = {(person, int(incident)): int(code) for person, incident, code
-             in conn.execute(_CODES_OF, {"b_incidents": incident_ids}) if person in wanted}
+    known = sorted({i for ids in wanted.values() for i in ids} - set(never_paged))
+    codes = {} if not known else {
+        (person, int(incident)): int(code) for person, incident, code
+        in conn.execute(_CODES_OF, {"b_incidents": known}) if person in wanted}
     for person, ids in wanted.items():
         need = [i for i in dict.fromkeys(ids) if (person, i) not in codes]
         if not need:
             continue
-        free = list(conn.execute(_FREE_CODES, {"b_person": person, "b_count": len(need)}).scalars())
-        reused = list(zip(need, free, strict=False))
+        free: list[int] = []
+        top = 0
+        for is_top, code in conn.execute(_FREE_AND_TOP, {"b_person": person, "b_count": len(need)}):
+            if is_top:
+                top = int(code or 0)
+            else:
+                free.append(int(code))
+        reused = list(zip(need, sorted(free), strict=False))
         fresh = need[len(reused):]
         if reused:
             conn.execute(_TAKE_CODE, [{"b_person": person, "b_code": code, "b_incident": incident}
                                       for incident, code in reused])
         if fresh:
-            top = int(conn.execute(_TOP_CODE, {"b_person": person}).scalar() or 0)
             reused += [(incident, top + n) for n, incident in enumerate(fresh, start=1)]
             conn.execute(_NEW_CODE, [{"person_id": person, "code": top + n, "incident_id": incident}
                                      for n, incident in enumerate(fresh, start=1)])
@@ -175,7 +184,7 @@ def reply_codes_for(conn: Connection, wanted: dict[str, list[int]]) -> dict[tupl
 
 def free_codes(conn: Connection, incident_ids: Sequence[int]) -> None:
     """The incidents closed: their reply codes go back to their people."""
-    conn.execute(_FREE, {"b_incidents": list(incident_ids)})
+    conn.execute(_RELEASE, {"b_incidents": list(incident_ids)})
 
 
 # ---- incident ids and the storm limit -----------------------------------------------------

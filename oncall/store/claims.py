@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import BindParameter, ColumnElement, Connection, Engine, Interval, bindparam, func, literal, text
+from sqlalchemy import ColumnElement, Connection, Engine, Interval, bindparam, func, text
 
 from oncall.store.types import UTCDateTime
 
@@ -31,23 +31,26 @@ def shares_work(bind: Connection | Engine) -> bool:
     return bind.dialect.name == "postgresql"
 
 
-def database_now(bind: Connection | Engine, now: datetime) -> ColumnElement[datetime]:
+def database_now(shared: bool) -> ColumnElement[datetime]:
     """The current instant as the database tells it: ``now()`` on PostgreSQL (the start of the
-    transaction), ``now`` — the worker's clock — on SQLite."""
-    if shares_work(bind):
+    transaction); on SQLite the worker's clock, bound as ``b_db_now`` (:func:`time_params`).
+    ``shared`` is :func:`shares_work`'s answer."""
+    if shared:
         return func.now()
-    return literal(now, UTCDateTime())
+    return bindparam("b_db_now", type_=UTCDateTime())
 
 
-def deadline(bind: Connection | Engine, now: datetime, span: timedelta) -> ColumnElement[datetime]:
-    """``span`` after :func:`database_now`."""
-    if shares_work(bind):
-        return func.now() + _interval(span)
-    return literal(now + span, UTCDateTime())
+def deadline(shared: bool) -> ColumnElement[datetime]:
+    """A claim's deadline: ``b_claim_for`` after :func:`database_now` (:func:`time_params`)."""
+    if shared:
+        return func.now() + bindparam("b_claim_for", type_=Interval())
+    return bindparam("b_deadline", type_=UTCDateTime())
 
 
-def _interval(span: timedelta) -> BindParameter[timedelta]:
-    return bindparam(None, span, type_=Interval())
+def time_params(now: datetime, claim_for: timedelta) -> dict[str, object]:
+    """The parameters :func:`database_now` and :func:`deadline` read: ``now`` is the worker's
+    clock, which only SQLite uses."""
+    return {"b_db_now": now, "b_claim_for": claim_for, "b_deadline": now + claim_for}
 
 
 def lock_people(conn: Connection, people: Iterable[str]) -> None:

@@ -8,7 +8,7 @@ Workers take stored events in batches with :meth:`Inbox.claim`. On PostgreSQL, w
 several instances share the inbox, a batch is claimed with ``FOR UPDATE SKIP LOCKED`` in a
 transaction that lasts while it is processed: what the batch changes (incidents opened,
 paging cancelled) commits with the events marked processed, or not at all — a worker
-that dies or freezes (the transaction is ended after :data:`CLAIM_IDLE` of silence)
+that dies or freezes (the transaction is ended after ``claim_idle`` of silence)
 leaves its events to the others, and nothing it does afterwards commits. The events of
 one ticket are processed in order: a batch leaves out any event whose ticket has an
 earlier event held by another worker, and after its commit takes those up again, waiting
@@ -19,6 +19,7 @@ events, and processing is idempotent).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from oncall.store.claims import bound_idleness, shares_work
 from oncall.store.tables import cursors, ticket_events
 
-CLAIM_IDLE = timedelta(seconds=30)  # a batch whose worker stays silent this long goes back to the others
+# A claimed batch whose worker stays silent this long goes back to the others (the daemon passes
+# ONCALL_FAILOVER_SECONDS). A batch that waits on helpdesk look-ups says it is alive meanwhile.
+CLAIM_IDLE = timedelta(seconds=15)
 FOLLOW_UP_WAIT = timedelta(seconds=2)  # waiting for another worker's earlier events of the same tickets
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -56,8 +59,9 @@ def _item(row: Any) -> InboxItem:
 
 
 class Inbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, claim_idle: timedelta = CLAIM_IDLE) -> None:
         self.engine = engine
+        self.claim_idle = claim_idle
 
     def receive(self, source: str, event_key: str, ticket_json: dict[str, Any],
                 received_at: datetime) -> tuple[int, bool]:
@@ -104,7 +108,7 @@ class Inbox:
     def unprocessed(self, limit: int = 100) -> list[InboxItem]:
         """Oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_unprocessed(limit, None))
+            rows = conn.execute(_UNPROCESSED, {"b_limit": limit})
             return [_item(r) for r in rows]
 
     @contextmanager
@@ -117,26 +121,32 @@ class Inbox:
         without an exception."""
         if not shares_work(self.engine):
             with self.engine.connect() as conn:
-                items = [_item(r) for r in conn.execute(_unprocessed(limit, tickets))]
-            yield InboxClaim(self, items, None, set())
+                query = _UNPROCESSED if tickets is None else _unprocessed(limit, tickets)
+                items = [_item(r) for r in conn.execute(query, {"b_limit": limit})]
+                previous = self._previous(conn, items)
+            yield InboxClaim(self, items, None, set(), previous)
             return
         with self.engine.connect() as conn, conn.begin():
-            bound_idleness(conn, CLAIM_IDLE)
-            query = _unprocessed(limit, tickets).with_for_update(skip_locked=tickets is None)
+            bound_idleness(conn, self.claim_idle)
             if tickets is None:
-                rows = conn.execute(query).all()
+                rows = conn.execute(_UNPROCESSED_CLAIMED, {"b_limit": limit}).all()
             else:
                 conn.execute(text(f"SET LOCAL lock_timeout = {int(FOLLOW_UP_WAIT.total_seconds() * 1000)}"))
                 try:
                     with conn.begin_nested():
-                        rows = conn.execute(query).all()
+                        rows = conn.execute(_unprocessed(limit, tickets).with_for_update()).all()
                 except OperationalError as exc:
                     if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                         raise
                     rows = []  # still held: the holder's next batch, or anyone's next wake, takes them
             items = [_item(r) for r in rows]
             kept, deferred = _in_ticket_order(conn, items)
-            yield InboxClaim(self, kept, conn, deferred)
+            yield InboxClaim(self, kept, conn, deferred, self._previous(conn, kept))
+
+    def _previous(self, conn: Connection, items: list[InboxItem]) -> dict[tuple[str, str], dict[str, Any]]:
+        if not items:
+            return {}
+        return self.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id, conn=conn)
 
     def mark_processed(self, item_id: int, outcome: str, at: datetime) -> None:
         self.mark_many([(item_id, outcome)], at)
@@ -166,41 +176,51 @@ class Inbox:
     def last_states(self, tickets: set[tuple[str, str]], *, before_id: int,
                     conn: Connection | None = None) -> dict[tuple[str, str], dict[str, Any]]:
         """:meth:`last_ticket_state` for many tickets in one query (a batch of the intake),
-        through ``conn`` when given."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
+        through ``conn`` when given; each ticket's own events only, through its index."""
         if not tickets:
-            return found
-        latest = (select(func.max(ticket_events.c.id)).where(and_(
-            ticket_events.c.processed_at.is_not(None), ticket_events.c.id < before_id,
-            tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets))))
-            .group_by(ticket_events.c.source, ticket_events.c.ticket_id))
-        query = select(ticket_events.c.source, ticket_events.c.ticket_id,
-                       ticket_events.c.ticket_json).where(ticket_events.c.id.in_(latest))
+            return {}
+        params = {"b_sources": sorted({s for s, _ in tickets}), "b_tickets": sorted({t for _, t in tickets}),
+                  "b_before": before_id}
         if conn is not None:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_LAST_STATES, params).all()
         else:
             with self.engine.connect() as own:
-                rows = own.execute(query).all()
-        for row in rows:
-            found[(row.source, row.ticket_id)] = dict(row.ticket_json)
-        return found
+                rows = own.execute(_LAST_STATES, params).all()
+        return {(r.source, r.ticket_id): dict(r.ticket_json) for r in rows if (r.source, r.ticket_id) in tickets}
+
+
+_LAST_STATES = select(ticket_events.c.source, ticket_events.c.ticket_id, ticket_events.c.ticket_json).where(
+    ticket_events.c.id.in_(
+        select(func.max(ticket_events.c.id)).where(and_(
+            ticket_events.c.source.in_(bindparam("b_sources", expanding=True)),
+            ticket_events.c.ticket_id.in_(bindparam("b_tickets", expanding=True)),
+            ticket_events.c.processed_at.is_not(None), ticket_events.c.id < bindparam("b_before")))
+        .group_by(ticket_events.c.source, ticket_events.c.ticket_id)))
 
 
 class InboxClaim:
     """A batch of stored events this worker holds (:meth:`Inbox.claim`). ``items`` are
-    oldest first; ``deferred`` names the tickets with events left out because another
-    worker holds an earlier one (always empty on SQLite). ``connection`` is the claim's own
-    transaction on PostgreSQL, None on SQLite."""
+    oldest first; ``previous`` holds their tickets' last processed versions
+    (:meth:`Inbox.last_states`); ``deferred`` names the tickets with events left out because
+    another worker holds an earlier one (always empty on SQLite). ``connection`` is the
+    claim's own transaction on PostgreSQL, None on SQLite."""
 
     def __init__(self, inbox: Inbox, items: list[InboxItem], connection: Connection | None,
-                 deferred: set[tuple[str, str]]) -> None:
+                 deferred: set[tuple[str, str]], previous: dict[tuple[str, str], dict[str, Any]]) -> None:
         self.inbox = inbox
         self.items = items
         self.connection = connection
         self.deferred = deferred
+        self.previous = previous
+        self._heard = time.monotonic()
 
-    def last_states(self, tickets: set[tuple[str, str]], *, before_id: int) -> dict[tuple[str, str], dict[str, Any]]:
-        return self.inbox.last_states(tickets, before_id=before_id, conn=self.connection)
+    def alive(self) -> None:
+        """Say the batch is still being worked on (before a wait outside the database, such as
+        a helpdesk look-up), so a slow look-up is not taken for a frozen worker: a statement
+        once a third of ``claim_idle`` has gone by without one. A no-op on SQLite."""
+        if self.connection is not None and time.monotonic() - self._heard > self.inbox.claim_idle.total_seconds() / 3:
+            self.connection.execute(_ALIVE)
+            self._heard = time.monotonic()
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -219,6 +239,12 @@ class InboxClaim:
             self.inbox.mark_many(outcomes, at)
         elif outcomes:
             _mark(self.connection, outcomes, at)
+
+
+_ALIVE = text("SELECT 1")
+_UNPROCESSED = (select(ticket_events).where(ticket_events.c.processed_at.is_(None))
+                .order_by(ticket_events.c.id).limit(bindparam("b_limit")))
+_UNPROCESSED_CLAIMED = _UNPROCESSED.with_for_update(skip_locked=True)
 
 
 def _unprocessed(limit: int, tickets: set[tuple[str, str]] | None) -> Any:
