@@ -271,7 +271,7 @@ def run(
 
     supervised = link_fd is not None
     if supervised:  # `oncall run`'s worker child: dies with its parent
-        from oncall.daemon.worker_process import die_with_parent
+        from oncall.worker_child import die_with_parent
 
         die_with_parent(parent or 0)
     s = settings()

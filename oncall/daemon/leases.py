@@ -174,7 +174,7 @@ class LeaseKeeper:
         if before is None or before.grant.token != grant.token:
             self.metrics.leases_held.labels(name).set(1)
             self.metrics.lease_acquisitions.labels(name).inc()
-            log.info("lease.acquired", lease=name, token=grant.token, owner=self.owner,
+            log.info("lease.acquired", lease=name, fence=grant.token, owner=self.owner,
                      expires_at=grant.expires_at.isoformat())
         return True
 
@@ -199,7 +199,7 @@ class LeaseKeeper:
             return
         self.metrics.leases_held.labels(name).set(0)
         self.metrics.lease_losses.labels(name).inc()
-        log.warning("lease.lost", lease=name, token=held.grant.token, owner=self.owner, reason=why)
+        log.warning("lease.lost", lease=name, fence=held.grant.token, owner=self.owner, reason=why)
 
     def _fenced_out(self, name: str, token: int) -> None:
         """A write found the lease's token gone from the database."""
@@ -222,7 +222,7 @@ class LeaseKeeper:
             except Exception as exc:  # it will lapse on its own
                 log.warning("lease.release_failed", lease=name, error=f"{type(exc).__name__}: {exc}")
             self._lose_quietly(name)
-            log.info("lease.released", lease=name, token=h.grant.token, reason=why)
+            log.info("lease.released", lease=name, fence=h.grant.token, reason=why)
 
     def _lose_quietly(self, name: str) -> None:
         with self._lock:

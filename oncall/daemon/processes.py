@@ -18,34 +18,89 @@ meanwhile, the child's schema gate keeps it idle rather than failing to start �
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
 
+from oncall import logs
 from oncall.config.settings import Settings
+from oncall.config.snapshot import Snapshot
 from oncall.daemon.snapshots import load_configuration
 from oncall.daemon.wake import NotifyListener, NotifyWaker, can_notify
 from oncall.daemon.wiring import Daemon, new_instance_id, open_store
-from oncall.daemon.worker_process import ParentLink, WorkerProcess, worker_argv
+from oncall.daemon.worker_process import PRIVATE_ENV, ParentLink, WorkerProcess, link_pair, worker_argv
 from oncall.store.db import make_engine
 from oncall.store.instance_lock import InstanceLock
+from oncall.worker_child import die_with_parent
 
 
 @dataclass
 class Started:
     daemon: Daemon
     locks: list[InstanceLock] = field(default_factory=list)
+    """Released when the daemon ends."""
+    inherited: list[InstanceLock] = field(default_factory=list)
+    """The worker child's copies of its parent's locks: held open while it lives, never
+    released (that would release the parent's)."""
 
     def release(self) -> None:
         for lock in self.locks:
             lock.release()
+        for lock in self.inherited:
+            lock.close_copy()
+
+
+def _fork_worker(s: Settings, snapshot: Snapshot, instance: str,
+                 locks: list[InstanceLock]) -> tuple[int, socket.socket] | Started | None:
+    """Fork the first worker child: in the parent its pid and this end of its link; in the
+    child, the worker's daemon (the locks' descriptors stay open in it, never released).
+    ``None`` — the supervisor will spawn it — if some thread runs already: forking then is unsafe."""
+    if threading.active_count() > 1:
+        return None
+    ours, theirs = link_pair()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        theirs.close()
+        return pid, ours
+    try:  # the child: from here on, never back into the parent's work
+        ours.close()
+        die_with_parent(parent)
+        os.setsid()  # a terminal's Ctrl-C is the web process's to handle
+        for name in PRIVATE_ENV:
+            os.environ.pop(name, None)
+        daemon = Daemon(s, engine=make_engine(s.database_url), snapshot=snapshot, web=False, worker=True,
+                        instance_id=instance)
+        _link(daemon, theirs.detach())
+        return Started(daemon=daemon, inherited=locks)
+    except BaseException:
+        logs.get("oncall.daemon").exception("worker.failed_to_start")
+        os._exit(70)
+
+
+def _link(daemon: Daemon, fd: int) -> None:
+    # The link closing means the web process died without stopping its worker: a crash of
+    # the instance, which its worker shares at once (as PR_SET_PDEATHSIG would have it).
+    roles = daemon.roles
+    roles.report_to(ParentLink(fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
+                               report=roles.report, on_parent_gone=_die))
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = None, link_fd: int | None = None,
                  instance_id: str | None = None) -> Started:
     """Build the daemon of ``role`` for this process (``link_fd``: ``oncall run``'s worker child,
-    given its end of the link). Raises ``ConfigError``, ``SQLAlchemyError`` and ``StoreError``."""
+    given its end of the link). With ``all``, the first worker child is forked here, warm —
+    this process has imported everything and started no thread yet —, and builds its own
+    daemon: in the child this returns the worker's. Raises ``ConfigError``,
+    ``SQLAlchemyError`` and ``StoreError``."""
     instance = instance_id or new_instance_id()
     structlog.contextvars.bind_contextvars(instance=instance)
     child = link_fd is not None
@@ -59,6 +114,13 @@ def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = 
                 locks.append(InstanceLock.acquire(s.database_url, worker=True))
         snapshot = load_configuration(s, now)
         engine = make_engine(s.database_url) if child else open_store(s.database_url)
+        first: tuple[int, socket.socket] | None = None
+        if role == "all":
+            engine.dispose()  # no connection of this process's may cross into the child
+            forked = _fork_worker(s, snapshot, instance, locks)
+            if isinstance(forked, Started):
+                return forked  # in the child
+            first = forked
         # `oncall run` (all): the web role here, the worker in a child process.
         daemon = Daemon(s, engine=engine, snapshot=snapshot, web=web, worker=worker and role != "all",
                         instance_id=instance)
@@ -70,11 +132,10 @@ def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = 
     if role == "all":
         keep = [fd for lock in locks if (fd := lock.fileno()) is not None]
         roles.supervise(WorkerProcess(worker_argv(config, os.getpid(), instance), keep_fds=keep,
-                                      budget=s.shutdown_budget_seconds))
+                                      budget=s.shutdown_budget_seconds, first=first))
     elif child:
         assert link_fd is not None
-        roles.report_to(ParentLink(link_fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
-                                   report=roles.report, on_parent_gone=daemon.lifecycle.request_stop_threadsafe))
+        _link(daemon, link_fd)
     elif role == "web" and can_notify(daemon.engine):
         roles.wake_with(NotifyWaker(daemon.engine))
     elif role == "worker" and can_notify(daemon.engine):

@@ -52,7 +52,11 @@ class Roles:
 
     @property
     def name(self) -> str:
-        return "all" if self.web and self.worker else "web" if self.web else "worker"
+        """``all`` (both roles: here, or the worker in a child of this process), ``web`` or
+        ``worker``."""
+        if self.web and (self.worker or self.links.worker is not None):
+            return "all"
+        return "web" if self.web else "worker"
 
     @property
     def serves_http(self) -> bool:

@@ -95,15 +95,41 @@ class WorkerReport:
         return time.monotonic() - self.received
 
 
+class _Child:
+    """A worker child: spawned (``Popen``) or forked (a bare pid). Only the supervisor thread
+    waits for it; the others read :attr:`alive`."""
+
+    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self.popen = popen
+        self.alive = True
+
+    def wait(self) -> int:
+        if self.popen is not None:
+            code = self.popen.wait()
+        else:
+            _, status = os.waitpid(self.pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+        self.alive = False
+        return code
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+
 class WorkerProcess:
     """The web process's handle on its worker child."""
 
     def __init__(self, argv: Callable[[int], Sequence[str]], *, keep_fds: Sequence[int] = (),
                  budget: float = 8.0, env: dict[str, str] | None = None,
-                 on_report: Callable[[dict[str, Any]], None] = lambda _body: None) -> None:
-        """``argv(fd)`` is the child's command line given its end of the link; ``keep_fds``
+                 on_report: Callable[[dict[str, Any]], None] = lambda _body: None,
+                 first: tuple[int, socket.socket] | None = None) -> None:
+        """``argv(fd)`` is a new child's command line given its end of the link; ``keep_fds``
         are descriptors it inherits (the SQLite instance locks); ``on_report`` sees each
-        report (in the link's thread)."""
+        report (in the link's thread). ``first``: a child already forked, warm, at start (its
+        pid and this end of its link); restarts are spawned with ``argv``."""
         self.argv = argv
         self.keep_fds = tuple(keep_fds)
         self.budget = budget
@@ -112,12 +138,14 @@ class WorkerProcess:
         self.on_report = on_report
         self.restarts = 0
         self.last_exit: int | None = None
+        self._first = first
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._popen: subprocess.Popen[bytes] | None = None
+        self._child: _Child | None = None
         self._report: WorkerReport | None = None
         self._reported = threading.Condition(self._lock)
         self._stopping = threading.Event()
+        self._exited = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._spawned = time.monotonic()
@@ -126,8 +154,8 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int | None:
-        popen = self._popen
-        return popen.pid if popen is not None and popen.poll() is None else None
+        child = self._child
+        return child.pid if child is not None and child.alive else None
 
     def wake(self) -> None:
         """Wake the worker's engine: a ticket was stored, an incident changed. Never blocks."""
@@ -143,10 +171,9 @@ class WorkerProcess:
 
     def reload(self) -> None:
         """Forward SIGHUP: the worker reloads the configuration too."""
-        popen = self._popen
-        if popen is not None and popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                popen.send_signal(signal.SIGHUP)
+        child = self._child
+        if child is not None:
+            child.signal(signal.SIGHUP)
 
     def latest(self) -> WorkerReport | None:
         with self._lock:
@@ -174,72 +201,80 @@ class WorkerProcess:
     # ---- start, supervise, stop -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the child and the thread that supervises it (it also spawns the restarts,
-        so that the kernel's parent-death signal follows the thread that lives as long)."""
+        """Start the thread that supervises the child (it also spawns the restarts, so that
+        the kernel's parent-death signal follows a thread that lives as long as they do)."""
         self._thread = background(self._supervise, name="worker-supervisor")
         self._started.wait(10)
 
     def stop(self, budget: float | None = None) -> int | None:
         """SIGTERM the child (it drains), SIGKILL it after ``budget`` + 2 s; its exit status."""
         self._stopping.set()
-        popen = self._popen
-        code: int | None = None
-        if popen is not None:
-            with contextlib.suppress(ProcessLookupError):
-                popen.send_signal(signal.SIGTERM)
-            try:
-                code = popen.wait((self.budget if budget is None else budget) + 2.0)
-            except subprocess.TimeoutExpired:
-                log.error("worker.did_not_stop", pid=popen.pid)
-                popen.kill()
-                code = popen.wait()
+        child = self._child
+        if child is not None:
+            child.signal(signal.SIGTERM)
+            if not self._exited.wait((self.budget if budget is None else budget) + 2.0):
+                log.error("worker.did_not_stop", pid=child.pid)
+                child.signal(signal.SIGKILL)
+                self._exited.wait(5)
         if self._thread is not None:
             self._thread.join(5)
         _close(self._sock)
-        return code
+        return self.last_exit
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        ours, theirs = link_pair()
-        try:
-            argv = list(self.argv(theirs.fileno()))  # this interpreter, oncall's own arguments
-            popen = subprocess.Popen(argv, env=self.env, start_new_session=True,  # noqa: S603
-                                     pass_fds=(theirs.fileno(), *self.keep_fds), stdin=subprocess.DEVNULL)
-        finally:
-            theirs.close()
+    def _adopt(self, child: _Child, ours: socket.socket) -> None:
         with self._lock:
-            old, self._sock, self._popen, self._report = self._sock, ours, popen, None
+            old, self._sock, self._child, self._report = self._sock, ours, child, None
             self._spawned = time.monotonic()
         _close(old)
         background(self._read, ours, name="worker-link")
-        log.info("worker.started", pid=popen.pid)
-        return popen
+        log.info("worker.started", pid=child.pid)
+
+    def _spawn(self) -> _Child:
+        if self._first is not None:
+            (pid, ours), self._first = self._first, None
+            child = _Child(pid)
+        else:
+            ours, theirs = link_pair()
+            try:
+                argv = list(self.argv(theirs.fileno()))  # this interpreter, oncall's own arguments
+                popen = subprocess.Popen(argv, env=self.env, start_new_session=True,  # noqa: S603
+                                         pass_fds=(theirs.fileno(), *self.keep_fds), stdin=subprocess.DEVNULL)
+            finally:
+                theirs.close()
+            child = _Child(popen.pid, popen)
+        self._adopt(child, ours)
+        return child
 
     def _supervise(self) -> None:
         backoff = BACKOFF_FIRST
         while not self._stopping.is_set():
             started = time.monotonic()
             try:
-                popen = self._spawn()
+                child = self._spawn()
             except OSError as exc:
                 log.critical("worker.cannot_start", error=str(exc))
                 self._started.set()
                 if self._stopping.wait(backoff):
-                    return
+                    break
                 backoff = min(BACKOFF_MAX, backoff * 2)
                 continue
+            self._exited.clear()
             self._started.set()
-            code = popen.wait()
+            code = child.wait()
             self.last_exit = code
+            self._exited.set()
             if self._stopping.is_set():
-                log.info("worker.stopped", pid=popen.pid, code=code)
-                return
+                log.info("worker.stopped", pid=child.pid, code=code)
+                break
             if time.monotonic() - started > STABLE_AFTER:
                 backoff = BACKOFF_FIRST
-            log.error("worker.exited", pid=popen.pid, code=code, restart_in=backoff)
+            log.error("worker.exited", pid=child.pid, code=code, restart_in=backoff)
             if self._stopping.wait(backoff):
-                return
+                break
             backoff = min(BACKOFF_MAX, backoff * 2)
             self.restarts += 1
+        self._exited.set()
+        self._started.set()
 
     def _read(self, sock: socket.socket) -> None:
         while True:
@@ -324,19 +359,6 @@ def _close(sock: socket.socket | None) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
-
-
-def die_with_parent(parent: int) -> None:
-    """In the worker child: ask the kernel to SIGKILL this process when its parent dies
-    (Linux; elsewhere the closed link stops it), and stop now if it already has."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(0)
 
 
 def worker_argv(config: str | None, parent: int, instance: str) -> Callable[[int], list[str]]:

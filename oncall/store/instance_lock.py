@@ -11,7 +11,7 @@ Each role has its lock: ``<database>.lock`` for the web role, ``<database>.worke
 worker role; ``oncall run`` (both roles) takes both, and its worker child inherits the two
 descriptors, so the locks are held until the web process *and* its worker are gone. A start
 that finds a lock taken waits a moment (``patience``) before refusing: the worker of an
-instance just killed dies a few milliseconds after its parent.
+instance just killed dies with its parent, but may take a moment to (a busy machine).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class InstanceLock:
         return self._handle.fileno() if self._handle is not None else None
 
     @classmethod
-    def acquire(cls, url: str, *, worker: bool = False, patience: float = 2.0) -> InstanceLock:
+    def acquire(cls, url: str, *, worker: bool = False, patience: float = 5.0) -> InstanceLock:
         """Take the web role's lock for ``url`` — the worker role's with ``worker`` — (a no-op
         for server databases), waiting up to ``patience`` seconds. Raises :class:`StoreError`
         naming the file and the running instance's pid when another process holds it."""
@@ -70,6 +70,13 @@ class InstanceLock:
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         return cls(handle)
+
+    def close_copy(self) -> None:
+        """In a child that inherited the lock: close its descriptor without unlocking (the
+        lock stays with the parent's)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
     def release(self) -> None:
         if self._handle is not None:
