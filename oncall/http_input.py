@@ -90,16 +90,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> object:
+def reject_constant(name: str) -> object:
+    """``json.loads(parse_constant=...)``: NaN and Infinity are not JSON."""
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _too_deep(data: object) -> bool:
-    # iterative, so a hostile document cannot exhaust the stack here either
+def too_deep(data: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``data`` nests more than ``limit`` levels (iterative: no stack to exhaust)."""
     stack: list[tuple[object, int]] = [(data, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
+        if depth > limit:
             return True
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
@@ -115,12 +116,12 @@ def parse_json(body: bytes, *, where: str = "body") -> Any:
     except UnicodeDecodeError as exc:
         raise InputError(400, f"{where}: not UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
         raise InputError(400, f"{where}: not valid JSON (nesting too deep)") from None
     except ValueError as exc:  # JSONDecodeError, integers over the digit limit, NaN
         raise InputError(400, f"{where}: not valid JSON ({exc})") from None
-    if _too_deep(data):
+    if too_deep(data):
         raise InputError(400, f"{where}: not valid JSON (nesting too deep, over {MAX_JSON_DEPTH} levels)")
     return data
 

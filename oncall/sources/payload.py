@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from oncall.errors import OncallError, TicketError
+from oncall.http_input import reject_constant, too_deep
 from oncall.tickets import Ticket
 
 MAX_DEPTH = 32
@@ -39,24 +40,6 @@ class IgnoredEvent(OncallError):
         super().__init__(reason)
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _depth_ok(data: object) -> bool:
-    # iterative so a hostile body cannot exhaust the stack
-    stack: list[tuple[object, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return True
-
-
 def load_json(body: bytes) -> dict[str, Any]:
     """Decode a webhook body into a JSON object."""
     try:
@@ -64,14 +47,14 @@ def load_json(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise TicketError("body", f"not UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
         raise TicketError("body", f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError, huge integers, NaN
         raise TicketError("body", f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise TicketError("body", f"expected a JSON object, got {type(data).__name__}")
-    if not _depth_ok(data):
+    if too_deep(data, MAX_DEPTH):
         raise TicketError("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         # "\ud800" escapes decode to lone surrogates that no store can encode later
