@@ -64,7 +64,7 @@ class InstanceLock:
                 what = "oncall worker" if worker else "oncall"
                 raise StoreError(
                     f"another {what} (pid {holder}) is already running on {database}: one SQLite file serves one "
-                    "instance; to run several, use PostgreSQL (README: Several instances)") from None
+                    "instance; to run several, use PostgreSQL (README: Several hosts on one PostgreSQL)") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
