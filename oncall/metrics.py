@@ -134,6 +134,9 @@ class Metrics:
         self.lease_acquisitions = Counter(
             "oncall_lease_acquisitions", "Named leases taken by this instance (at start, or from an "
             "instance that stopped renewing)", ["name"], registry=r)
+        self.messages_claimed = Gauge(
+            "oncall_messages_claimed", "Messages this instance holds a sending claim on (being handed to "
+            "the provider now)", registry=r)
         self.lease_losses = Counter(
             "oncall_lease_losses", "Named leases this instance lost while it meant to keep them "
             "(another took them, or they lapsed: frozen, or the database out of reach)", ["name"], registry=r)

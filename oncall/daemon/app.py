@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from oncall.daemon.roles import messages_claimed
 from oncall.inbound_adapter import ServiceInbound
 from oncall.incidents.service import FAILED_STATUSES
 from oncall.incidents.stats import incident_counts
@@ -109,6 +110,7 @@ def refresh_gauges(d: Daemon) -> None:
     for name, source in d.settings.sources.items():
         if source.silence_after is not None:
             d.metrics.source_silent.labels(name.lower()).set(1 if name.lower() in silent else 0)
+    d.metrics.messages_claimed.set(messages_claimed(d.engine, d.instance_id))
     counts = incident_counts(d.engine)
     d.metrics.open_incidents.set(counts.open)
     d.metrics.unacknowledged_incidents.set(counts.unacknowledged)

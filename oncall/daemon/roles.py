@@ -22,8 +22,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Engine, func, select
+
 from oncall.daemon.duties.reload import ReloadDuty
+from oncall.incidents.repo import SENDING
 from oncall.sources.health import SourceStatus
+from oncall.store.tables import notifications
 
 if TYPE_CHECKING:
     from oncall.daemon.duties import Duty
@@ -162,6 +166,7 @@ class Roles:
             if report is not None:
                 leases = list(report.body.get("leases", ()))
         out["leases"] = leases
+        out["claims"] = {"messages": messages_claimed(d.engine, d.instance_id)}
         return out
 
     def transport_healthy(self) -> bool:
@@ -209,6 +214,15 @@ class _Links:
         self.parent: ParentLink | None = None
         self.waker: NotifyWaker | None = None
         self.listener: NotifyListener | None = None
+
+
+def messages_claimed(engine: Engine, instance_id: str) -> int:
+    """Messages the processes of this instance hold a sending claim on (their runners'
+    ``worker_id`` is the instance id, a slash, and the process id)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(notifications).where(
+            notifications.c.status == SENDING,
+            notifications.c.claimed_by.startswith(f"{instance_id}/", autoescape=True))).scalar_one())
 
 
 def _status_json(s: SourceStatus) -> dict[str, Any]:

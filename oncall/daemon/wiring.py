@@ -133,9 +133,11 @@ class Daemon:
         self.checkpoint = checkpoint_from_env(before_dying=self._die_whole)
         from oncall.web.console.auth import page_links
 
+        # Claims name the process making them: the instance, and which of its processes.
         self.escalation = Runner(self.engine, self.transport, self.directory,
                                  lambda: self.configuration().notifications, checkpoint=self.checkpoint,
-                                 page_link=page_links(self.engine, settings, started))
+                                 page_link=page_links(self.engine, settings, started),
+                                 worker_id=f"{self.instance_id}/{os.getpid()}")
         self.inbox = Inbox(self.engine)
         self.sink = GroupCommitSink(self.inbox)
         self.http = http or httpx.Client(timeout=HTTP_CLIENT_TIMEOUT)

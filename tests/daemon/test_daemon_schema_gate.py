@@ -62,6 +62,7 @@ def test_readyz_names_the_instance_its_role_and_the_leases_it_holds(make_rig: Ma
     assert ("handoffs", 1) == (lease["name"], lease["token"])
     assert 0 < lease["expires_in"] <= 15 * 3 / 4
     assert (True, True) == (instance["schema"]["open"], body["checks"]["schema"]["ok"])
+    assert {"messages": 0} == instance["claims"]
     _host, pid, tag = rig.daemon.instance_id.split(":")
     assert (True, 6) == (pid.isdigit(), len(tag))
 
@@ -73,3 +74,17 @@ def test_metrics_show_the_leases_held_and_taken(make_rig: MakeRig) -> None:
     assert 'oncall_leases_held{name="handoffs"} 1.0' in scrape
     assert 'oncall_lease_acquisitions_total{name="handoffs"} 1.0' in scrape
     assert 'oncall_lease_losses_total' in scrape
+    assert 'oncall_messages_claimed 0.0' in scrape
+
+
+def test_readyz_and_metrics_count_the_messages_this_instance_holds_a_sending_claim_on(rig: Rig) -> None:
+    from sqlalchemy import update
+
+    from oncall.store.tables import notifications
+
+    rig.file("T-1")
+    rig.work()
+    with rig.daemon.engine.begin() as conn:
+        conn.execute(update(notifications).values(status="sending", claimed_by=f"{rig.daemon.instance_id}/4242"))
+    assert {"messages": 1} == rig.request("GET", "/readyz").json()["instance"]["claims"]
+    assert "oncall_messages_claimed 1.0" in rig.request("GET", "/metrics").text
