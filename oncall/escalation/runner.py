@@ -29,7 +29,9 @@ Crash-safety protocol for sends:
    than :data:`FRESH` seconds by the host's boot clock — which keeps counting while the
    process is stopped — needs no round trip: nobody may take it over before its deadline.
    A worker whose claim was lost (frozen past the deadline, taken over) sends nothing;
-4. only then is the transport called;
+4. only then is the transport called; while calls are under way the runner renews their
+   claims every third of ``claim_for``, so a slow provider call is not taken for a dead
+   one, while a killed or frozen runner renews nothing and its claims expire;
 5. then the rows are marked ``sent`` or ``failed`` — only if the token is still theirs (a
    failure is fed back to the engine as a :class:`DeliveryFailed` event so the person's
    next method goes out). An outcome that comes back after the claim was taken over is
@@ -43,8 +45,15 @@ between passes) — has an unknown outcome: it is marked ``unknown`` and resent 
 row with ``resend_of``), unless its incident is no longer triggered. A resend whose outcome
 is unknown too is not resent again; its page is treated as not delivered — a
 :class:`DeliveryFailed` — so the person's next contact method goes out at once instead of
-the step waiting out its delay. Expired claims are taken ``SKIP LOCKED`` and turned
-``unknown`` only under the token that was read, so two runners never resend one message.
+the step waiting out its delay. A message is recovered under its lock, its rows locked
+and turned ``unknown`` in one transaction, so two runners never resend one message, and a
+renewal that races the recovery either commits first (the claim is alive again, not
+recovered) or finds the claim gone.
+
+``claim_for`` (:data:`CLAIM_FOR`, the daemon's ``ONCALL_FAILOVER_SECONDS``) bounds how long a
+dead or frozen runner's messages wait for another. A frozen runner can still wake between
+its last check and the provider call — no protocol closes that gap — and then the message
+may go out twice; it is counted as the unknown outcome's one resend.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from oncall.errors import StoreError
 
@@ -27,6 +28,7 @@ DEFAULT_URL = "sqlite:///./var/oncall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x6F6E63616C6C  # "oncall": the advisory lock that serialises schema upgrades
+PING_AFTER_IDLE = 2.0  # seconds a pooled server connection may sit unused before it is checked
 
 
 def database_url(url: str | None = None) -> str:
@@ -38,7 +40,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An Engine for ``url`` (see :func:`database_url`); creates the SQLite directory."""
     parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        return _pinging_when_idle(create_engine(parsed, **kwargs))
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
@@ -59,6 +61,34 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _pinging_when_idle(engine: Engine) -> Engine:
+    """Check a pooled connection before use only when it has sat idle for
+    :data:`PING_AFTER_IDLE` seconds (a server restarted or a failover meanwhile): one that
+    fails is replaced at once. SQLAlchemy's ``pool_pre_ping`` pings at every checkout, one
+    more round trip for each of the worker's transactions; a connection back in the pool a
+    moment ago needs none."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            dbapi_conn.rollback()
+        except Exception as exc:  # gone: the pool drops it and checks out another
+            raise DisconnectionError(str(exc)) from exc
 
     return engine
 
