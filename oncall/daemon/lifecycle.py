@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import signal
 import time
 from collections.abc import Iterator
@@ -66,7 +67,8 @@ class Lifecycle:
         if d.handle_signals:
             loop.add_signal_handler(signal.SIGTERM, self.request_stop)
             loop.add_signal_handler(signal.SIGINT, self.request_stop)
-            loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, self._reload))
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(
+                None, contextvars.copy_context().run, self._reload))  # logged as this process
         d.roles.start()
         server: _Server | None = None
         server_task: asyncio.Task[None] | None = None

@@ -70,6 +70,7 @@ def _fork_worker(s: Settings, snapshot: Snapshot, instance: str,
     try:  # the child: from here on, never back into the parent's work
         ours.close()
         die_with_parent(parent)
+        structlog.contextvars.bind_contextvars(process="worker")
         os.setsid()  # a terminal's Ctrl-C is the web process's to handle
         for name in PRIVATE_ENV:
             os.environ.pop(name, None)
@@ -102,8 +103,9 @@ def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = 
     daemon: in the child this returns the worker's. Raises ``ConfigError``,
     ``SQLAlchemyError`` and ``StoreError``."""
     instance = instance_id or new_instance_id()
-    structlog.contextvars.bind_contextvars(instance=instance)
     child = link_fd is not None
+    # Every log line says which instance wrote it, and the worker child's which process.
+    structlog.contextvars.bind_contextvars(instance=instance, **({"process": "worker"} if child else {}))
     web, worker = role in ("all", "web"), role in ("all", "worker")
     locks: list[InstanceLock] = []
     try:

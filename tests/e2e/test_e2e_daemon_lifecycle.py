@@ -28,7 +28,8 @@ schedules:"""
 
 
 def events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
-    return [e for e in daemon.log_events() if e.get("event") == name]
+    """The web process's events (its worker child's say ``"process": "worker"``: it reloads too)."""
+    return [e for e in daemon.log_events() if e.get("event") == name and e.get("process") != "worker"]
 
 
 def ack_as(daemon: DaemonProcess, incident_id: int, person: str) -> httpx.Response:
