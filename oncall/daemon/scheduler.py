@@ -8,9 +8,11 @@ poller's next poll). :meth:`DutyRunner.wake` rings from any thread (a webhook st
 ticket: the engine). All work is re-derived from the database, so nothing is lost with the
 scheduler's in-memory jobs.
 
-Before every run the runner asks ``may_run(duty)``. It is always yes for now; several
-instances sharing PostgreSQL will answer it for singleton duties with a named lease in the
-database, while the engine claims its work in batches.
+Before every run the runner asks ``may_run(duty)``: the daemon's lease keeper
+(:mod:`.leases`) answers it — no duty while the schema gate is closed, a singleton duty only
+under its named lease —, while the engine claims its work in batches. A run that finds its
+lease gone midway (:class:`~oncall.errors.LeaseLost`: another instance took over) stops there,
+logged as such rather than as a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from oncall import logs
 from oncall.daemon.duties.base import Duty, DutyReport, Pacing
+from oncall.errors import LeaseLost
 from oncall.interfaces import Clock
 
 log = logs.get("oncall.daemon")
@@ -116,6 +119,8 @@ class DutyRunner:
             report: DutyReport | None = None
             try:
                 report = await asyncio.to_thread(self.run_once, duty.name)
+            except LeaseLost as exc:  # another instance runs it now: not a failure of the duty
+                log.warning("duty.lease_lost", duty=duty.name, reason=str(exc))
             except Exception:  # keep the duty alive: log loudly, run again at its next time
                 log.exception("duty.failed", duty=duty.name)
             self._after(duty, report)

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from daemon_rig import NY, MakeRig
+from structlog.testing import capture_logs
 
 from oncall.daemon import SystemClock
 from oncall.daemon.duties import Duty, DutyReport, Pacing
 from oncall.daemon.scheduler import DutyRunner
+from oncall.errors import LeaseLost
 
 WAIT = 5.0  # seconds: the hard timeout of every wait below
 
@@ -123,6 +125,26 @@ def test_a_duty_that_raises_is_run_again_when_woken() -> None:
 
     serve(runner, twice)
     assert 2 == duty.runs
+
+
+def test_a_run_that_loses_its_lease_is_logged_as_such_and_the_duty_runs_again() -> None:
+    def taken(_run: int) -> DutyReport:
+        raise LeaseLost("poll:x", "token 1 is no longer ours")
+
+    duty = FakeDuty("poll:x", at_start=True, answer=taken)
+    runner = DutyRunner([duty], clock=SystemClock())
+
+    async def twice() -> None:
+        await wait_for(duty.ran)
+        duty.ran.clear()
+        runner.wake("poll:x")
+        await wait_for(duty.ran)
+
+    with capture_logs() as logged:
+        serve(runner, twice)
+    assert 2 == duty.runs
+    events = [e["event"] for e in logged]
+    assert (2, 0) == (events.count("duty.lease_lost"), events.count("duty.failed"))
 
 
 def test_stop_names_the_duties_still_running_after_the_budget() -> None:
