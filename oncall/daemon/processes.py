@@ -88,7 +88,8 @@ def _link(daemon: Daemon, fd: int) -> None:
     # the instance, which its worker shares at once (as PR_SET_PDEATHSIG would have it).
     roles = daemon.roles
     roles.report_to(ParentLink(fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
-                               report=roles.report, on_parent_gone=_die))
+                               report=roles.report, on_parent_gone=_die,
+                               watched=lambda: bool(getattr(daemon.transport, "healthy", True))))
 
 
 def _die() -> None:

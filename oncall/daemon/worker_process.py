@@ -48,6 +48,7 @@ log = logs.get("oncall.daemon")
 
 MAX_MESSAGE = 4 * 1024 * 1024  # a report carries the worker's metrics
 REPORT_EVERY = 1.0  # seconds between the worker's unprompted reports
+WATCH_EVERY = 0.05  # seconds between looks at what makes a report go out early
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0  # restart back-off, seconds
 # Environment the child must not inherit: systemd's notify socket and watchdog belong to the
 # web process (NotifyAccess=main).
@@ -301,8 +302,13 @@ class ParentLink:
     link closing means the web process is gone, and the worker stops."""
 
     def __init__(self, fd: int, *, on_wake: Callable[[], None], on_heard: Callable[[str, datetime], None],
-                 report: Callable[[], dict[str, Any]], on_parent_gone: Callable[[], None]) -> None:
+                 report: Callable[[], dict[str, Any]], on_parent_gone: Callable[[], None],
+                 watched: Callable[[], object] = lambda: None) -> None:
+        """``watched`` is polled every :data:`WATCH_EVERY`: when what it returns changes (the
+        transport's health), a report goes out at once instead of at the next heartbeat, so
+        the web process's /readyz does not miss a short outage."""
         self.sock = socket.socket(fileno=fd)
+        self.watched = watched
         self.on_wake = on_wake
         self.on_heard = on_heard
         self.report = report
@@ -348,8 +354,20 @@ class ParentLink:
                 self.send_report()
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(REPORT_EVERY):
-            self.send_report()
+        last_sent = time.monotonic()
+        seen = self._watch()
+        while not self._stop.wait(WATCH_EVERY):
+            now = time.monotonic()
+            current = self._watch()
+            if current != seen or now - last_sent >= REPORT_EVERY:
+                seen, last_sent = current, now
+                self.send_report()
+
+    def _watch(self) -> object:
+        try:
+            return self.watched()
+        except Exception:  # a failing probe must not end the heartbeat
+            return None
 
 
 def _close(sock: socket.socket | None) -> None:
