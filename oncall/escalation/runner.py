@@ -22,8 +22,9 @@ Crash-safety protocol for sends:
 2. the message is claimed (above) in a transaction that also re-reads (and, on
    PostgreSQL, locks) its incidents, so an acknowledgement committed first — on any
    instance — always wins: a page for an incident no longer triggered is ``cancelled``
-   there and never handed over. A message's rows are claimed together (a lock per message
-   key), so a bundle is never split between workers;
+   there and never handed over. A message's rows are locked together, in the ledger's
+   order, and claimed only while ``pending``: a second worker after the same message waits
+   for the first and finds it claimed, so a bundle is never split between workers;
 3. right before the provider call the claim is re-validated: still ``sending`` with this
    token and before its deadline (then renewed for another ``claim_for``). A claim younger
    than :data:`FRESH` seconds by the host's boot clock — which keeps counting while the
@@ -45,8 +46,8 @@ between passes) — has an unknown outcome: it is marked ``unknown`` and resent 
 row with ``resend_of``), unless its incident is no longer triggered. A resend whose outcome
 is unknown too is not resent again; its page is treated as not delivered — a
 :class:`DeliveryFailed` — so the person's next contact method goes out at once instead of
-the step waiting out its delay. A message is recovered under its lock, its rows locked
-and turned ``unknown`` in one transaction, so two runners never resend one message, and a
+the step waiting out its delay. A message's rows are locked and turned ``unknown`` in one
+transaction, only while still abandoned, so two runners never resend one message, and a
 renewal that races the recovery either commits first (the claim is alive again, not
 recovered) or finds the claim gone.
 
@@ -87,7 +88,7 @@ from oncall.escalation.state import (
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import CHANNELS, texted_stop
-from oncall.store.claims import database_now, deadline, lock_people, shares_work, time_params, try_lock_messages
+from oncall.store.claims import database_now, deadline, lock_people, shares_work, time_params
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
@@ -387,8 +388,7 @@ class Runner:
             return []
         taken_at = _boot_clock()
         with self.engine.begin() as conn:
-            keys = try_lock_messages(conn, keys)
-            rows = conn.execute(_PENDING_ROWS, {"b_keys": keys}).all() if keys else []
+            rows = conn.execute(_PENDING_ROWS, {"b_keys": keys}).all()
             if not rows:
                 return []
             if shares_work(conn):
@@ -540,9 +540,9 @@ class Runner:
         if stale:
             with self.engine.begin() as conn:
                 if shares_work(conn):
-                    # The message's lock first, then its rows: two runners never split a bundle.
-                    stale = try_lock_messages(conn, stale)
-                    rows = conn.execute(_ABANDONED, {"b_me": self.worker_id, "b_keys": stale}).all() if stale else []
+                    # Locked in the ledger's order, still abandoned once locked: a second runner
+                    # after the same message waits for the first and finds nothing to recover.
+                    rows = conn.execute(_ABANDONED, {"b_me": self.worker_id, "b_keys": stale}).all()
                 else:
                     rows = conn.execute(_CLAIMED).all()
                 claimed: dict[str, list[Any]] = defaultdict(list)

@@ -47,7 +47,7 @@ SYSTEM_ACTORS = frozenset({"oncall", "ticket"})
 
 
 class IncidentService:
-    def __init__(self, engine: Engine | _Savepoints, directory: Callable[[], Directory], *,
+    def __init__(self, engine: Engine | _InTransaction, directory: Callable[[], Directory], *,
                  on_change: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.directory = directory
@@ -166,10 +166,11 @@ class IncidentService:
         return made
 
     def within(self, conn: Connection) -> IncidentService:
-        """This service working inside ``conn``'s transaction: each of its transactions is a
-        savepoint there, committed only with the caller's (the intake's claim of a batch on
-        PostgreSQL), and ``on_change`` is left to the caller, after its commit."""
-        return IncidentService(_Savepoints(conn), self.directory)
+        """This service working inside ``conn``'s transaction (the intake's claim of a batch on
+        PostgreSQL): what it writes commits with the caller's transaction or not at all — a
+        database error ends the whole batch, to be taken again — and ``on_change`` is left to
+        the caller, after its commit."""
+        return IncidentService(_InTransaction(conn), self.directory)
 
     def cancel_for_ticket(self, source: str, ticket_id: str, reason: str,
                           now: datetime, *, solved: bool = False) -> Incident | None:
@@ -355,9 +356,9 @@ def _summary_changes(inc: Incident, ticket: TicketSummary, now: datetime) -> tup
                    customer=ticket.customer, subject=ticket.subject), changes
 
 
-class _Savepoints:
-    """An Engine look-alike over one connection in a transaction: ``begin()`` is a savepoint,
-    ``connect()`` the connection itself (see :meth:`IncidentService.within`)."""
+class _InTransaction:
+    """An Engine look-alike over one connection in a transaction: ``begin()`` and
+    ``connect()`` are that connection, in its transaction (see :meth:`IncidentService.within`)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -365,8 +366,7 @@ class _Savepoints:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.conn.begin_nested():
-            yield self.conn
+        yield self.conn
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

@@ -19,10 +19,9 @@ from sqlalchemy import ColumnElement, Connection, Engine, Interval, bindparam, f
 
 from oncall.store.types import UTCDateTime
 
-# Namespaces of the advisory locks (the first key of the two-key form), so they never meet
-# the schema-upgrade lock or each other.
+# Namespace of the advisory locks taken per person (the first key of the two-key form), so
+# they never meet the schema-upgrade lock or another module's.
 PERSON_LOCKS = 0x6F6E63
-MESSAGE_LOCKS = 0x6F6E64
 
 
 def shares_work(bind: Connection | Engine) -> bool:
@@ -55,27 +54,18 @@ def time_params(now: datetime, claim_for: timedelta) -> dict[str, object]:
 
 def lock_people(conn: Connection, people: Iterable[str]) -> None:
     """Serialise work on each person (reply codes, storm limit) with the other instances'
-    transactions until this one ends: advisory locks taken in sorted order, so two
-    workers never wait for each other in a circle. A no-op on SQLite (one writer)."""
+    transactions until this one ends: advisory locks taken in one statement, in the keys'
+    order, so two workers never wait for each other in a circle. A no-op on SQLite (one
+    writer)."""
     if not shares_work(conn):
         return
-    for person in sorted(set(people)):
-        conn.execute(_LOCK_PERSON, {"space": PERSON_LOCKS, "key": _key(person)})
+    keys = sorted({_key(person) for person in people})
+    if keys:
+        conn.execute(_LOCK_PEOPLE, {"space": PERSON_LOCKS, "keys": keys})
 
 
-_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(:space, :key)")
-_TRY_LOCKS = text("SELECT pg_try_advisory_xact_lock(:space, k) FROM unnest(CAST(:keys AS integer[]))"
-                  " WITH ORDINALITY AS t(k, n) ORDER BY n")
-
-
-def try_lock_messages(conn: Connection, keys: list[str]) -> list[str]:
-    """The message keys this transaction now holds, of ``keys``: one statement, no waiting; a
-    key another worker's transaction holds is left out. A message's rows are claimed
-    together, so a bundle is never split between two workers. All of them on SQLite."""
-    if not shares_work(conn) or not keys:
-        return keys
-    got = conn.execute(_TRY_LOCKS, {"space": MESSAGE_LOCKS, "keys": [_key(k) for k in keys]}).scalars().all()
-    return [k for k, held in zip(keys, got, strict=True) if held]
+# An aggregate over the array, so each lock is taken as its row is read: in the array's order.
+_LOCK_PEOPLE = text("SELECT count(pg_advisory_xact_lock(:space, k)) FROM unnest(CAST(:keys AS integer[])) AS k")
 
 
 def _key(name: str) -> int:

@@ -20,13 +20,13 @@ events, and processing is idempotent).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from oncall.store.claims import bound_idleness, shares_work
@@ -114,39 +114,35 @@ class Inbox:
     @contextmanager
     def claim(self, limit: int, *, tickets: set[tuple[str, str]] | None = None) -> Iterator[InboxClaim]:
         """At most ``limit`` unprocessed events, oldest first, claimed for this worker until
-        the block ends (see the module docstring); ``tickets`` limits them to those tickets
-        and waits for events another worker holds instead of passing over them (a follow-up
-        of :attr:`InboxClaim.deferred`). On PostgreSQL what is written through
-        :meth:`InboxClaim.writing` and :meth:`InboxClaim.mark` commits when the block ends
-        without an exception."""
+        the block ends (see the module docstring), each with its ticket's version before it;
+        ``tickets`` limits them to those tickets and waits for events another worker holds
+        instead of passing over them (a follow-up of :attr:`InboxClaim.deferred`). On
+        PostgreSQL what is written through :attr:`InboxClaim.connection` and
+        :meth:`InboxClaim.mark` commits when the block ends without an exception."""
         if not shares_work(self.engine):
             with self.engine.connect() as conn:
-                query = _UNPROCESSED if tickets is None else _unprocessed(limit, tickets)
-                items = [_item(r) for r in conn.execute(query, {"b_limit": limit})]
-                previous = self._previous(conn, items)
+                query = _CLAIM_LOCAL if tickets is None else _claim_query(tickets, lock=False)
+                rows = conn.execute(query, {"b_limit": limit}).all()
+            items, previous = _batch(rows)
             yield InboxClaim(self, items, None, set(), previous)
             return
         with self.engine.connect() as conn, conn.begin():
-            bound_idleness(conn, self.claim_idle)
             if tickets is None:
-                rows = conn.execute(_UNPROCESSED_CLAIMED, {"b_limit": limit}).all()
+                # The claim sets its own time limit in the same round trip (see bound_idleness).
+                rows = conn.execute(_CLAIM_SHARED, {"b_limit": limit, "b_idle": _ms(self.claim_idle)}).all()
             else:
-                conn.execute(text(f"SET LOCAL lock_timeout = {int(FOLLOW_UP_WAIT.total_seconds() * 1000)}"))
+                bound_idleness(conn, self.claim_idle)
+                conn.execute(text(f"SET LOCAL lock_timeout = {_ms(FOLLOW_UP_WAIT)}"))
                 try:
                     with conn.begin_nested():
-                        rows = conn.execute(_unprocessed(limit, tickets).with_for_update()).all()
+                        rows = conn.execute(_claim_query(tickets, lock=True), {"b_limit": limit}).all()
                 except OperationalError as exc:
                     if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                         raise
                     rows = []  # still held: the holder's next batch, or anyone's next wake, takes them
-            items = [_item(r) for r in rows]
-            kept, deferred = _in_ticket_order(conn, items)
-            yield InboxClaim(self, kept, conn, deferred, self._previous(conn, kept))
-
-    def _previous(self, conn: Connection, items: list[InboxItem]) -> dict[tuple[str, str], dict[str, Any]]:
-        if not items:
-            return {}
-        return self.last_states({(i.source, i.ticket_id) for i in items}, before_id=items[0].id, conn=conn)
+            kept, deferred = _in_ticket_order(rows)
+            items, previous = _batch(kept)
+            yield InboxClaim(self, items, conn, deferred, previous)
 
     def mark_processed(self, item_id: int, outcome: str, at: datetime) -> None:
         self.mark_many([(item_id, outcome)], at)
@@ -222,17 +218,6 @@ class InboxClaim:
             self.connection.execute(_ALIVE)
             self._heard = time.monotonic()
 
-    @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A transaction for a change the batch makes: on PostgreSQL a savepoint of the claim's
-        (committed with it), on SQLite its own, committed at once."""
-        if self.connection is None:
-            with self.inbox.engine.begin() as conn:
-                yield conn
-        else:
-            with self.connection.begin_nested():
-                yield self.connection
-
     def mark(self, outcomes: list[tuple[int, str]], at: datetime) -> None:
         """The batch's events processed (on PostgreSQL with the claim's commit)."""
         if self.connection is None:
@@ -244,14 +229,69 @@ class InboxClaim:
 _ALIVE = text("SELECT 1")
 _UNPROCESSED = (select(ticket_events).where(ticket_events.c.processed_at.is_(None))
                 .order_by(ticket_events.c.id).limit(bindparam("b_limit")))
-_UNPROCESSED_CLAIMED = _UNPROCESSED.with_for_update(skip_locked=True)
 
 
-def _unprocessed(limit: int, tickets: set[tuple[str, str]] | None) -> Any:
-    query = select(ticket_events).where(ticket_events.c.processed_at.is_(None))
+def _claim_query(tickets: set[tuple[str, str]] | None, *, lock: bool, idle: bool = False) -> Select[Any]:
+    """Unprocessed events, oldest first, each with ``waits_for`` — the latest unprocessed
+    event of its ticket before it, if any — and ``previous_json`` — its ticket's latest
+    processed version before it —, through each ticket's own index. ``lock``: claimed
+    (``FOR UPDATE``, passing over rows another worker holds unless ``tickets`` are named);
+    ``idle``: the claim also bounds its transaction's silence (``b_idle`` ms, see
+    :func:`oncall.store.claims.bound_idleness`)."""
+    older, before = ticket_events.alias("older"), ticket_events.alias("before")
+
+    def same(t: Any) -> Any:  # an event of the same ticket, before this one
+        return and_(t.c.source == ticket_events.c.source, t.c.ticket_id == ticket_events.c.ticket_id,
+                    t.c.id < ticket_events.c.id)
+
+    waits_for = select(func.max(older.c.id)).where(and_(same(older), older.c.processed_at.is_(None)))
+    previous = (select(before.c.ticket_json).where(and_(same(before), before.c.processed_at.is_not(None)))
+                .order_by(before.c.id.desc()).limit(1))
+    columns: list[Any] = [ticket_events, waits_for.scalar_subquery().label("waits_for"),
+                          previous.scalar_subquery().label("previous_json")]
+    if idle:
+        columns.append(func.set_config("idle_in_transaction_session_timeout", bindparam("b_idle"), True))
+    query = select(*columns).where(ticket_events.c.processed_at.is_(None))
     if tickets is not None:
         query = query.where(tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets)))
-    return query.order_by(ticket_events.c.id).limit(limit)
+    query = query.order_by(ticket_events.c.id).limit(bindparam("b_limit"))
+    return query.with_for_update(of=ticket_events, skip_locked=tickets is None) if lock else query
+
+
+_CLAIM_LOCAL = _claim_query(None, lock=False)
+_CLAIM_SHARED = _claim_query(None, lock=True, idle=True)
+
+
+def _ms(span: timedelta) -> str:
+    return str(int(span.total_seconds() * 1000))
+
+
+def _batch(rows: Sequence[Any]) -> tuple[list[InboxItem], dict[tuple[str, str], dict[str, Any]]]:
+    """The claimed rows as items, and each ticket's version before its first one."""
+    previous: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: set[tuple[str, str]] = set()
+    for row in rows:
+        key = (row.source, row.ticket_id)
+        if key not in seen and row.previous_json is not None:
+            previous[key] = dict(row.previous_json)
+        seen.add(key)
+    return [_item(r) for r in rows], previous
+
+
+def _in_ticket_order(rows: Sequence[Any]) -> tuple[list[Any], set[tuple[str, str]]]:
+    """``rows`` without those whose ticket has an earlier unprocessed event outside them (held
+    by another worker, which must finish it first) — and without the later rows of such a
+    ticket —, and the tickets concerned."""
+    ours = {r.id for r in rows}
+    blocked: set[tuple[str, str]] = set()
+    kept = []
+    for row in rows:
+        key = (row.source, row.ticket_id)
+        if key in blocked or (row.waits_for is not None and row.waits_for not in ours):
+            blocked.add(key)
+        else:
+            kept.append(row)
+    return kept, blocked
 
 
 _MARK = update(ticket_events).where(ticket_events.c.id == bindparam("item_id")).values(
@@ -260,30 +300,6 @@ _MARK = update(ticket_events).where(ticket_events.c.id == bindparam("item_id")).
 
 def _mark(conn: Connection, outcomes: list[tuple[int, str]], at: datetime) -> None:
     conn.execute(_MARK, [{"item_id": i, "item_outcome": o, "item_at": at} for i, o in outcomes])
-
-
-def _in_ticket_order(conn: Connection, items: list[InboxItem]) -> tuple[list[InboxItem], set[tuple[str, str]]]:
-    """``items`` without those whose ticket has an earlier unprocessed event outside them
-    (held by another worker, which must finish it first), and the tickets concerned."""
-    if not items:
-        return items, set()
-    ours = {i.id for i in items}
-    last: dict[tuple[str, str], int] = {}
-    for item in items:
-        last[(item.source, item.ticket_id)] = item.id
-    outside = conn.execute(select(ticket_events.c.source, ticket_events.c.ticket_id, ticket_events.c.id).where(and_(
-        ticket_events.c.processed_at.is_(None), ticket_events.c.id < max(ours),
-        tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(last)),
-        ticket_events.c.id.not_in(sorted(ours))))).all()
-    first_outside: dict[tuple[str, str], int] = {}
-    for source, ticket_id, event_id in outside:
-        key = (source, ticket_id)
-        if event_id < last[key]:
-            first_outside[key] = min(event_id, first_outside.get(key, event_id))
-    if not first_outside:
-        return items, set()
-    kept = [i for i in items if i.id < first_outside.get((i.source, i.ticket_id), i.id + 1)]
-    return kept, set(first_outside)
 
 
 def get_cursor(engine: Engine, name: str) -> str | None:

@@ -255,3 +255,47 @@ def test_a_claim_is_renewed_while_its_provider_call_lasts_longer_than_the_claim(
     assert 1 == len(transport.sent)
     slow.engine.dispose()
     other.engine.dispose()
+
+
+class Crash(BaseException):
+    """Stands in for SIGKILL inside one process."""
+
+
+def test_two_runners_after_one_pending_bundle_send_it_once_and_whole(url: str) -> None:
+    """A bundle left pending (its runner died before claiming it) is found by two runners at
+    once: one claims all of its rows, the other waits for it and finds nothing left."""
+    rig = Paging(make_engine(url))
+    now = datetime.now(UTC)
+    first = rig.service.open_or_update(TicketSummary(source="zendesk", ticket_id="T-1", customer="acme",
+                                                     subject="Outage 1"), "primary", now)
+    rig.new_runner().run_due(now)  # ann is texted: the next SMS to her waits for the storm limit
+    later = now + timedelta(minutes=1)
+    held = [rig.service.open_or_update(TicketSummary(source="zendesk", ticket_id=f"T-{n}", customer="acme",
+                                                     subject=f"Outage {n}"), "primary", later).id for n in (2, 3)]
+    rig.new_runner().run_due(later)  # both held
+
+    def crash(name: str) -> None:
+        if name == "claiming":
+            raise Crash
+
+    with pytest.raises(Crash):  # released as one bundle, never claimed
+        rig.new_runner(checkpoint=crash).run_due(later + timedelta(minutes=2))
+    together = threading.Barrier(2)
+
+    def at_claim(name: str) -> None:
+        if name == "claiming":
+            together.wait(10)
+
+    runners = [Paging(make_engine(url)) for _ in range(2)]
+    passes = [threading.Thread(target=r.new_runner(checkpoint=at_claim).run_due, args=(later + timedelta(minutes=2),))
+              for r in runners]
+    for t in passes:
+        t.start()
+    for t in passes:
+        t.join(30)
+    sent = [m for r in runners for m in r.transport.sent]
+    assert [("ann", tuple(held))] == [(m.person_id, m.incident_ids) for m in sent]
+    assert [("sent", None), ("sent", None)] == [s for i in held for s in statuses(rig.engine, i)]
+    assert [("sent", None)] == statuses(rig.engine, first.id)
+    for r in [rig, *runners]:
+        r.engine.dispose()
