@@ -167,6 +167,9 @@ class Runner:
         self.worker_id = worker_id or default_worker_id()
         shared = shares_work(engine)
         self._waiting = _waiting(shared)
+        # One read needs no transaction of its own: on PostgreSQL that saves the BEGIN and
+        # ROLLBACK round trips of every pass (SQLite's transactions cost no round trip).
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if shared else engine
         self._claim_rows = update(notifications).where(and_(
             notifications.c.message_key == bindparam("b_key"), notifications.c.status == repo.PENDING)).values(
             status=repo.SENDING, claimed_by=bindparam("b_me"), claim_token=bindparam("b_token"),
@@ -203,7 +206,7 @@ class Runner:
         return report
 
     def next_wakeup(self) -> datetime | None:
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             return next_wakeup(conn)
 
     # ---- stepping -----------------------------------------------------------------
@@ -533,7 +536,7 @@ class Runner:
         claims a dead or frozen sender left behind (see the module docstring), held pages now
         due. Returns the keys to send: unclaimed messages, the one resend of each unknown
         outcome, and the released bundles."""
-        with self.engine.connect() as conn:
+        with self._reader.connect() as conn:
             waiting = conn.execute(self._waiting, {"b_now": now, "b_me": self.worker_id}).all()
         keys = list(dict.fromkeys(r.message_key for r in waiting if r.status == repo.PENDING))
         stale = list(dict.fromkeys(r.message_key for r in waiting if r.status == repo.SENDING and r.abandoned))
