@@ -14,6 +14,7 @@ MODULES = [
     "bench.bench_business_time",
     "bench.bench_schedules",
     "bench.bench_engine",
+    "bench.bench_worker",
     "bench.bench_daemon",
     "bench.bench_console",
 ]

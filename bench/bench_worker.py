@@ -54,7 +54,7 @@ from oncall.store.inbox import Inbox
 from oncall.store.tables import incidents, metadata, notifications, reply_codes
 
 TICKETS = int(os.environ.get("BENCH_WORKER_TICKETS", "1000"))
-STEADY_SECONDS = float(os.environ.get("BENCH_WORKER_SECONDS", "20"))
+STEADY_SECONDS = float(os.environ.get("BENCH_WORKER_SECONDS", "15"))
 STEADY_RATE = 10.0
 OPEN = 10_000
 BATCH = 25  # the engine duty's batch (oncall.daemon.duties.engine.INTAKE_BATCH)
@@ -112,8 +112,7 @@ def fresh(url: str) -> None:
         if engine.dialect.name != "sqlite":
             with engine.begin() as conn:
                 metadata.drop_all(conn)
-                for leftover in ("alembic_version", "reply_codes"):
-                    conn.execute(text(f"DROP TABLE IF EXISTS {leftover}"))
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade(engine)
     finally:
         engine.dispose()
