@@ -60,6 +60,7 @@ may go out twice; it is counted as the unknown outcome's one resend.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -92,6 +93,7 @@ from oncall.store.claims import database_now, deadline, lock_people, shares_work
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
+log = logging.getLogger("oncall.escalation")
 SENDERS = 8  # messages handed to the transport at the same time
 MAX_PASSES = 5  # failovers produce new due work; a few passes settle it
 # A sending claim's life (the daemon passes ONCALL_FAILOVER_SECONDS): renewed every third of
@@ -438,10 +440,16 @@ class Runner:
             return
         futures = {self._senders.submit(self._send, c, now, report): c for c in claims}
         under_way = set(futures)
-        while under_way:
-            _done, under_way = wait(under_way, timeout=self.claim_for.total_seconds() / 3)
-            if under_way:
-                self._renew([futures[f] for f in under_way], now)
+        try:
+            while under_way:
+                _done, under_way = wait(under_way, timeout=self.claim_for.total_seconds() / 3)
+                if under_way:
+                    try:
+                        self._renew([futures[f] for f in under_way], now)
+                    except Exception:  # the database unreachable: claims may expire, as for a frozen runner
+                        log.warning("claims could not be renewed", exc_info=True)
+        finally:
+            wait(futures)  # never leave a send in flight behind a pass: the next would take it for abandoned
         for f in futures:
             f.result()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from support.databases import fresh_engine
 from support.harness import Paging
 from support.reliab_daemon import poll_until
@@ -132,3 +133,27 @@ def test_a_claim_waits_for_an_ack_still_in_flight_on_postgres(tmp_path: Path) ->
         assert ["cancelled"] == [e.status for e in p.service.ledger(inc.id)]
     finally:
         engine.dispose()
+
+
+def test_a_renewal_that_fails_while_a_call_lasts_leaves_the_call_to_finish(p: Paging,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database cannot renew the claims of a call under way: the pass waits for the call
+    anyway and records its outcome — no send is ever left in flight behind a pass."""
+    inc = p.service.open_or_update(ticket(), "primary", T0)
+    tried = threading.Event()
+    release = threading.Event()
+    runner = p.new_runner(claim_for=timedelta(seconds=0.3))
+
+    def unreachable(*_args: object) -> None:
+        tried.set()
+        raise OperationalError("UPDATE notifications", {}, Exception("database unreachable"))
+
+    monkeypatch.setattr(runner, "_renew", unreachable)
+    p.transport.fail = lambda _m: None if release.wait(10) else RuntimeError("never released")
+    passing = threading.Thread(target=runner.run_due, args=(T0,))
+    passing.start()
+    assert tried.wait(10), "no renewal was tried while the call lasted"
+    release.set()
+    passing.join(10)
+    assert not passing.is_alive()
+    assert ["sent"] == [e.status for e in p.service.ledger(inc.id)]
