@@ -16,6 +16,7 @@ MODULES = [
     "bench.bench_engine",
     "bench.bench_worker",
     "bench.bench_daemon",
+    "bench.bench_cluster",
     "bench.bench_console",
 ]
 

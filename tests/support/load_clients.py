@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +69,7 @@ class LoadResult:
     offered_rate: float
     seconds: float  # how long sending actually took
     accepted_at: dict[str, float] = field(default_factory=dict)  # ticket → response time
+    sent_at: dict[str, float] = field(default_factory=dict)  # ticket → when its request was sent
     statuses: dict[str, int | None] = field(default_factory=dict)
 
     @property
@@ -80,10 +81,12 @@ class LoadResult:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
-def offer_load(base_url: str, *, rate: float, seconds: float, body: Callable[[int], tuple[str, bytes]],
-               workers: int = 16) -> LoadResult:
+def offer_load(base_url: str | Sequence[str], *, rate: float, seconds: float,
+               body: Callable[[int], tuple[str, bytes]], workers: int = 16) -> LoadResult:
     """Send ``rate`` tickets a second for ``seconds`` (open loop: request i is due at
-    start + i/rate whether or not earlier ones were answered, up to ``workers`` in flight)."""
+    start + i/rate whether or not earlier ones were answered, up to ``workers`` in flight).
+    Several base URLs (several instances) take the requests in turn."""
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
     total = max(1, int(rate * seconds))
     result = LoadResult(offered_rate=rate, seconds=0.0)
     lock = threading.Lock()
@@ -106,9 +109,10 @@ def offer_load(base_url: str, *, rate: float, seconds: float, body: Callable[[in
         if delay > 0:
             time.sleep(delay)  # pacing the offered load, not waiting for a result
         ticket_id, raw = body(i)
+        sent = time.perf_counter()
         try:
             status: int | None = client().post(
-                base_url + "/webhooks/tickets/generic", content=raw,
+                urls[i % len(urls)] + "/webhooks/tickets/generic", content=raw,
                 headers={GENERIC_HEADER: sign_generic(SECRET, raw),
                          "Content-Type": "application/json"}).status_code
         except httpx.HTTPError:
@@ -116,6 +120,7 @@ def offer_load(base_url: str, *, rate: float, seconds: float, body: Callable[[in
         now = time.perf_counter()
         with lock:
             result.statuses[ticket_id] = status
+            result.sent_at[ticket_id] = sent
             if status == 202:
                 result.accepted_at[ticket_id] = now
 
