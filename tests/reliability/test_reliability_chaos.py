@@ -74,9 +74,10 @@ def test_back_to_back_polls_are_not_concurrent() -> None:
                                     PollSpan(instance="i2", began=0.3, ended=0.6)])
 
 
-def _step(due: float, fired: float | None, exposed: float | None = None) -> DueStep:
+def _step(due: float, fired: float | None, exposed: float | None = None, claimed_by: str = "i1") -> DueStep:
+    """A step due at ``due``; by default its message was claimed by i1 when a fault caught i1."""
     return DueStep(incident_id=1, ticket_id="T", round=0, step=1, exposed_from=due - 2 if exposed is None else exposed,
-                   due=due, fired=fired)
+                   due=due, fired=fired, claimed_by=frozenset({claimed_by}))
 
 
 def test_a_late_step_without_a_fault_is_reported() -> None:
@@ -88,6 +89,12 @@ def test_one_fault_allows_the_failover_bound_and_no_more() -> None:
     kill = Fault(instance="i1", kind=KILL, began=10.0 + BOUNDS.react, ended=12.0)  # just as it was taken
     assert [] == check_lateness([_step(10.0, 10.0 + BOUNDS.bound - 0.1)], [kill], BOUNDS).problems
     assert 1 == len(check_lateness([_step(10.0, 10.0 + BOUNDS.bound + 0.3)], [kill], BOUNDS).problems)
+
+
+def test_a_kill_that_held_no_claim_on_the_step_releases_it_at_once() -> None:
+    """Its connections close with it: another instance takes the step within a reaction."""
+    kill = Fault(instance="i3", kind=KILL, began=10.5, ended=12.0)
+    assert 10.5 + BOUNDS.react == allowance(_step(10.0, None), [kill], BOUNDS).deadline
 
 
 def test_a_fault_after_the_step_was_taken_excuses_nothing() -> None:
@@ -128,10 +135,21 @@ def test_a_page_after_an_acknowledgement_is_reported() -> None:
 
 
 def test_a_page_claimed_before_the_ack_and_sent_on_waking_is_allowed() -> None:
-    """Its sender was frozen across the acknowledgement, for less than the failover bound."""
+    """Its sender was frozen across the acknowledgement and sent on waking, its claim valid."""
     ack = Ack(incident_id=7, person="erin", at=100.0, via=("i2",))
-    page = Page(incident_id=7, arrived=102.2, sender="i1", key="k")
+    page = Page(incident_id=7, arrived=102.2, sender="i1", key="k", statuses=frozenset({"sent"}))
     frozen = Fault(instance="i1", kind=STOP, began=99.5, ended=102.0)
     assert [] == pages_after_acks([ack], [page], [frozen], BOUNDS)
-    long = Fault(instance="i1", kind=STOP, began=98.0, ended=102.0)  # its claim had expired
-    assert 1 == len(pages_after_acks([ack], [page], [long], BOUNDS))
+    late = Page(incident_id=7, arrived=102.0 + BOUNDS.react + 0.1, sender="i1", key="k")
+    assert 1 == len(pages_after_acks([ack], [late], [frozen], BOUNDS))
+
+
+def test_a_sender_woken_past_its_claim_must_not_record_the_page_sent() -> None:
+    """Frozen longer than its claim, between its last check and the provider call: the page may
+    go out (no protocol closes that gap), but its outcome write must be fenced off."""
+    ack = Ack(incident_id=7, person="erin", at=100.0, via=("i2",))
+    long = Fault(instance="i1", kind=STOP, began=98.0, ended=102.0)  # longer than F
+    unknown = Page(incident_id=7, arrived=102.2, sender="i1", key="k", statuses=frozenset({"unknown"}))
+    assert [] == pages_after_acks([ack], [unknown], [long], BOUNDS)
+    sent = Page(incident_id=7, arrived=102.2, sender="i1", key="k", statuses=frozenset({"sent"}))
+    assert 1 == len(pages_after_acks([ack], [sent], [long], BOUNDS))

@@ -282,7 +282,7 @@ def run_chaos(plan: ChaosPlan, zygote: Zygote, workdir: Path, db_url: str) -> Ch
             check(result, reader=reader, stream_accepted=stream.accepted, first_try=stream.first_try,
                   refused=stream.refused, replies=list(acker.replies.values()), faults=injector.faults,
                   arrivals=list(twilio.arrivals), messages=[*twilio.messages, *twilio.calls],
-                  polls=list(zendesk.polls))
+                  polls=list(zendesk.polls), instance_of=cluster.instance_of())
             result.chaos_seconds = chaos_seconds
             result.posts = stream.attempts
         finally:

@@ -39,6 +39,7 @@ class Instance:
     state: str = DOWN
     pid: int | None = None
     starts: int = 0
+    pids: list[int] = field(default_factory=list)  # the web process of every start
     problems: list[str] = field(default_factory=list)
     ready_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -54,6 +55,7 @@ class Instance:
             self.starts += 1
             self.state = STARTING
             self.pid = pid = self.zygote.spawn(self.env, self.log, cwd=ROOT)
+            self.pids.append(pid)
         threading.Thread(target=self._watch, args=(pid, on_ready), name=f"ready-{self.name}",
                          daemon=True).start()
 
@@ -196,3 +198,7 @@ class Cluster:
 
     def problems(self) -> list[str]:
         return [p for i in self.instances for p in i.problems]
+
+    def instance_of(self) -> dict[int, str]:
+        """Web process pid → instance name, over every start."""
+        return {pid: i.name for i in self.instances for pid in i.pids}

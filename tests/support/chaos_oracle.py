@@ -10,9 +10,11 @@ it sent; these checks read those records and the ledger and return every broken 
   its ticket's 202 (the first step) or at the previous step's firing plus that step's delay
   (the engine's rule: ``next_action_at = now + delay``). Without a fault it must arrive within
   ``react`` of that. A fault may hold up any work (its leases, its claims, the locks of its
-  open transactions) until its *hold* ends — a SIGKILL for the whole failover bound ``F``
-  (leases and claims expire), a SIGSTOP until SIGCONT or ``F``, whichever is first — and a
-  live instance then needs ``react`` again. A fault counts for a step when its hold overlaps
+  open transactions) until its *hold* ends — a SIGSTOP until SIGCONT or ``F``, whichever
+  is first; a SIGKILL at once (its connections close, its locks go), or for the whole failover
+  bound ``F`` if it died holding the sending claim of the step's message (the ledger's
+  ``claimed_by`` on the message that became an unknown outcome) — and a live instance then
+  needs ``react`` again. A fault counts for a step when its hold overlaps
   the step's exposure: from the previous step's firing (or the ticket's first post) until
   ``react`` after the due time, or, after a hold, the ``react`` that follows it (a second
   fault catching the instance that took over). One fault that began as the step was being
@@ -20,10 +22,13 @@ it sent; these checks read those records and the ledger and return every broken 
   stated tolerance ``2·react``. Overlapping faults chain (each hold still ends ``F`` after its
   fault at the latest); the summary counts steps that needed a chain;
 * **acknowledgements**: no page reaches Twilio more than ``react`` after the
-  acknowledgement's commit (the audit row's time) — unless its sender, or the instance
-  the reply went to, was frozen across the acknowledgement and the page came within
-  ``react`` of its SIGCONT and within ``F`` of the SIGSTOP (a message claimed before the
-  acknowledgement, handed over on waking while its claim was still valid).
+  acknowledgement's commit (the audit row's time) — unless its sender, or the instance the
+  reply went to, was frozen across the acknowledgement and the page came within ``react`` of
+  that SIGCONT: a message claimed before the acknowledgement, handed over on waking. If that
+  freeze outlasted the claim (``F``), the sender can only have been frozen between its last
+  check of the claim and the provider call — the gap no protocol closes (see
+  ``oncall/escalation/runner.py``) — and its claim was lost meanwhile: the message must not
+  be recorded ``sent`` (its outcome write is fenced off; it stays ``unknown``).
 """
 
 from __future__ import annotations
@@ -44,11 +49,14 @@ class Fault:
     began: float
     ended: float = math.inf  # SIGCONT for a stop; the restarted instance ready for a kill
 
-    def hold_end(self, failover: float) -> float:
-        """Until when the work it caught may stay held."""
+    def hold_end(self, failover: float, claimed: bool = True) -> float:
+        """Until when the work it caught may stay held. A frozen instance holds whatever it
+        held (locks of its open transactions, claims, leases) until SIGCONT, at most ``F``. A
+        killed one loses its connections and so its locks at once; only a sending claim (or a
+        lease) waits out ``F``: ``claimed`` says whether it held the message of the step."""
         if self.kind == STOP:
             return min(self.ended, self.began + failover)
-        return self.began + failover
+        return self.began + failover if claimed else self.began
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +106,7 @@ class DueStep:
     exposed_from: float  # the previous step's firing (or the 202): from then on a fault can hold it
     due: float
     fired: float | None  # its first message's arrival at Twilio; None: never arrived
+    claimed_by: frozenset[str] = frozenset()  # instances whose sending claim on its message was lost
 
     @property
     def lateness(self) -> float | None:
@@ -120,7 +129,7 @@ def allowance(step: DueStep, faults: Sequence[Fault], bounds: Bounds) -> Allowan
         for fault in ordered:
             if fault.began > hi:
                 break
-            held = fault.hold_end(bounds.failover)
+            held = fault.hold_end(bounds.failover, claimed=fault.instance in step.claimed_by)
             if held <= lo:  # over before the step was exposed (strict: every hop moves on)
                 continue
             if held not in memo:
@@ -141,6 +150,7 @@ class Lateness:
     beyond_bound: int = 0  # steps later than the bound: only a chain of faults excuses them
     chained: int = 0  # steps more than one fault could have held
     checked: int = 0
+    excused: list[str] = field(default_factory=list)  # steps past the bound that a chain of faults allows
 
 
 def check_lateness(steps: Iterable[DueStep], faults: Sequence[Fault], bounds: Bounds) -> Lateness:
@@ -160,6 +170,9 @@ def check_lateness(steps: Iterable[DueStep], faults: Sequence[Fault], bounds: Bo
             result.chained += 1
         if late > bounds.bound:
             result.beyond_bound += 1
+            if s.fired <= allowed.deadline:
+                chain = ", ".join(f"{f.kind} {f.instance} at {f.began:.3f}" for f in allowed.chain)
+                result.excused.append(f"{where}: due {s.due:.3f}, fired {late:.2f} s late; chain: {chain}")
         if s.fired > allowed.deadline:
             chain = ", ".join(f"{f.kind} {f.instance} at {f.began:.3f}" for f in allowed.chain) or "no fault"
             result.problems.append(f"{where}: due {s.due:.3f}, fired {late:.2f} s late; allowed "
@@ -181,6 +194,7 @@ class Page:
     arrived: float
     sender: str | None
     key: str
+    statuses: frozenset[str] = frozenset()  # its ledger rows' statuses at the end
 
 
 def pages_after_acks(acks: Iterable[Ack], pages: Iterable[Page], faults: Sequence[Fault],
@@ -193,11 +207,13 @@ def pages_after_acks(acks: Iterable[Ack], pages: Iterable[Page], faults: Sequenc
         for page in by_incident.get(ack.incident_id, []):
             if page.arrived <= ack.at + bounds.react:
                 continue
-            frozen = {page.sender, *ack.via}
-            if any(f.kind == STOP and f.instance in frozen and f.began <= ack.at + bounds.react
-                   and f.ended >= ack.at and f.ended - f.began <= bounds.failover
-                   and page.arrived <= f.ended + bounds.react for f in faults):
+            woke = [f for f in faults if f.kind == STOP and f.instance in {page.sender, *ack.via}
+                    and f.began <= ack.at + bounds.react and f.ended >= ack.at
+                    and f.ended <= page.arrived <= f.ended + bounds.react]
+            if any(f.ended - f.began <= bounds.failover or f.instance != page.sender or "sent" not in page.statuses
+                   for f in woke):
                 continue
+            why = " (its sender woke from a freeze longer than its claim and recorded it sent)" if woke else ""
             problems.append(f"incident {ack.incident_id}: page {page.key} from {page.sender} reached Twilio "
-                            f"{page.arrived - ack.at:.2f} s after the acknowledgement by {ack.person}")
+                            f"{page.arrived - ack.at:.2f} s after the acknowledgement by {ack.person}{why}")
     return problems
