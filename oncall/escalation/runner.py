@@ -89,7 +89,7 @@ from oncall.escalation.state import (
 from oncall.incidents import repo
 from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import CHANNELS, texted_stop
-from oncall.store.claims import database_now, deadline, lock_people, shares_work, time_params
+from oncall.store.claims import bounded, database_now, deadline, lock_people, millis, shares_work, time_params
 from oncall.store.tables import incidents, notifications
 from oncall.store.types import as_utc
 
@@ -169,6 +169,11 @@ class Runner:
         self.worker_id = worker_id or default_worker_id()
         shared = shares_work(engine)
         self._waiting = _waiting(shared)
+        # A runner frozen inside one of its transactions lets go of what it locked (due
+        # incidents, people, messages) after claim_for of silence (PostgreSQL).
+        self._idle = millis(claim_for)
+        self._due = bounded(_DUE, shared)
+        self._pending_rows = bounded(_PENDING_ROWS, shared)
         # One read needs no transaction of its own: on PostgreSQL that saves the BEGIN and
         # ROLLBACK round trips of every pass (SQLite's transactions cost no round trip).
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if shared else engine
@@ -225,7 +230,7 @@ class Runner:
         due now (a full batch, or an incident due again at once)."""
         directory = self.directory()
         with self.engine.begin() as conn:
-            rows = conn.execute(_DUE, {"b_now": now, "b_limit": self.batch}).all()
+            rows = conn.execute(self._due, {"b_now": now, "b_limit": self.batch, "b_idle": self._idle}).all()
             if not rows:
                 return [], False
             saves = []
@@ -393,7 +398,7 @@ class Runner:
             return []
         taken_at = _boot_clock()
         with self.engine.begin() as conn:
-            rows = conn.execute(_PENDING_ROWS, {"b_keys": keys}).all()
+            rows = conn.execute(self._pending_rows, {"b_keys": keys, "b_idle": self._idle}).all()
             if not rows:
                 return []
             if shares_work(conn):
@@ -645,7 +650,7 @@ class _Page:
 _DUE = (select(incidents).where(incidents.c.next_action_at <= bindparam("b_now"))
         .order_by(incidents.c.next_action_at).limit(bindparam("b_limit"))
         .with_for_update(skip_locked=True))
-_INSERT_NOTIFICATIONS = insert(notifications)
+_INSERT_NOTIFICATIONS = insert(notifications).returning(notifications.c.id)  # one statement: see repo
 _MINE = and_(notifications.c.message_key == bindparam("b_key"), notifications.c.claim_token == bindparam("b_token"))
 _SETTLE_SENT = update(notifications).where(and_(_MINE, notifications.c.status == repo.SENDING)).values(
     status=repo.SENT, provider_id=bindparam("b_provider_id"), updated_at=bindparam("b_now"))

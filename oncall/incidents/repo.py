@@ -118,7 +118,11 @@ def write_audit(conn: Connection, incident_id: int, at: datetime,
     insert_audit(conn, audit_rows(incident_id, at, records))
 
 
-_INSERT_AUDIT = insert(audit)
+# Rows are inserted with RETURNING, which makes SQLAlchemy write them in one multi-row statement
+# rather than a pipelined executemany on PostgreSQL — after which the server does not time an
+# idle transaction (idle_in_transaction_session_timeout) until the next statement, and a worker
+# frozen there would hold its locks (see oncall.store.claims.bound_idleness).
+_INSERT_AUDIT = insert(audit).returning(audit.c.id)
 
 
 def insert_audit(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -141,7 +145,7 @@ _FREE_AND_TOP = union_all(
 _TAKE_CODE = update(reply_codes).where(and_(
     reply_codes.c.person_id == bindparam("b_person"), reply_codes.c.code == bindparam("b_code"))).values(
     incident_id=bindparam("b_incident"))
-_NEW_CODE = insert(reply_codes)
+_NEW_CODE = insert(reply_codes).returning(reply_codes.c.code)
 _RELEASE = update(reply_codes).where(reply_codes.c.incident_id.in_(bindparam("b_incidents", expanding=True))).values(
     incident_id=None)
 

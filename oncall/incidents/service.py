@@ -343,7 +343,7 @@ class IncidentService:
         return Incident.from_row(row) if row else None
 
 
-_INSERT_INCIDENTS = insert(incidents)
+_INSERT_INCIDENTS = insert(incidents).returning(incidents.c.id)  # one statement: see repo._INSERT_AUDIT
 
 
 def _summary_changes(inc: Incident, ticket: TicketSummary, now: datetime) -> tuple[Incident, dict[str, str | None]]:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Interval, bindparam, func, text
+from sqlalchemy import ColumnElement, Connection, Engine, Interval, Select, bindparam, func, text
 
 from oncall.store.types import UTCDateTime
 
@@ -77,6 +78,22 @@ def bound_idleness(conn: Connection, span: timedelta) -> None:
     """End this transaction — and release what it claimed — if its worker goes quiet for
     ``span`` in the middle of it (a frozen process, a lost host): PostgreSQL closes the
     session, the rows go back to the other instances, and the frozen worker's later writes
-    fail with it. A no-op on SQLite."""
+    fail with it. A no-op on SQLite. (PostgreSQL does not time the silence that follows a
+    pipelined executemany until the next statement: the claims write their rows in single
+    statements — inserts with RETURNING — for that reason.)"""
     if shares_work(conn):
-        conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {int(span.total_seconds() * 1000)}"))
+        conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {millis(span)}"))
+
+
+def bounded(query: Select[Any], shared: bool) -> Select[Any]:
+    """``query`` also doing :func:`bound_idleness` in the same round trip (PostgreSQL: one
+    more column, ``set_config`` local to the transaction; the limit is the ``b_idle``
+    parameter, :func:`millis`). Unchanged on SQLite."""
+    if not shared:
+        return query
+    return query.add_columns(func.set_config("idle_in_transaction_session_timeout", bindparam("b_idle"), True)
+                             .label("idle_bound"))
+
+
+def millis(span: timedelta) -> str:
+    return str(int(span.total_seconds() * 1000))

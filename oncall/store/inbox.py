@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, and_, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from oncall.store.claims import bound_idleness, shares_work
+from oncall.store.claims import bound_idleness, bounded, millis, shares_work
 from oncall.store.tables import cursors, ticket_events
 
 # A claimed batch whose worker stays silent this long goes back to the others (the daemon passes
@@ -129,10 +129,10 @@ class Inbox:
         with self.engine.connect() as conn, conn.begin():
             if tickets is None:
                 # The claim sets its own time limit in the same round trip (see bound_idleness).
-                rows = conn.execute(_CLAIM_SHARED, {"b_limit": limit, "b_idle": _ms(self.claim_idle)}).all()
+                rows = conn.execute(_CLAIM_SHARED, {"b_limit": limit, "b_idle": millis(self.claim_idle)}).all()
             else:
                 bound_idleness(conn, self.claim_idle)
-                conn.execute(text(f"SET LOCAL lock_timeout = {_ms(FOLLOW_UP_WAIT)}"))
+                conn.execute(text(f"SET LOCAL lock_timeout = {millis(FOLLOW_UP_WAIT)}"))
                 try:
                     with conn.begin_nested():
                         rows = conn.execute(_claim_query(tickets, lock=True), {"b_limit": limit}).all()
@@ -249,21 +249,15 @@ def _claim_query(tickets: set[tuple[str, str]] | None, *, lock: bool, idle: bool
                 .order_by(before.c.id.desc()).limit(1))
     columns: list[Any] = [ticket_events, waits_for.scalar_subquery().label("waits_for"),
                           previous.scalar_subquery().label("previous_json")]
-    if idle:
-        columns.append(func.set_config("idle_in_transaction_session_timeout", bindparam("b_idle"), True))
     query = select(*columns).where(ticket_events.c.processed_at.is_(None))
     if tickets is not None:
         query = query.where(tuple_(ticket_events.c.source, ticket_events.c.ticket_id).in_(sorted(tickets)))
-    query = query.order_by(ticket_events.c.id).limit(bindparam("b_limit"))
+    query = bounded(query.order_by(ticket_events.c.id).limit(bindparam("b_limit")), idle)
     return query.with_for_update(of=ticket_events, skip_locked=tickets is None) if lock else query
 
 
 _CLAIM_LOCAL = _claim_query(None, lock=False)
 _CLAIM_SHARED = _claim_query(None, lock=True, idle=True)
-
-
-def _ms(span: timedelta) -> str:
-    return str(int(span.total_seconds() * 1000))
 
 
 def _batch(rows: Sequence[Any]) -> tuple[list[InboxItem], dict[tuple[str, str], dict[str, Any]]]:

@@ -7,7 +7,8 @@ them, with their interleaving forced at the code's checkpoints.
   event it decided to its ``.events`` file. :class:`Gates` hold it at chosen checkpoints.
 - :func:`send_once` is one runner pass over the paging rig of :mod:`support.harness` that
   kills (SIGKILL) or freezes (SIGSTOP) its own process at a checkpoint, then writes its
-  report: what a crashed or frozen instance leaves behind.
+  report: what a crashed or frozen instance leaves behind; :func:`decide_once` is one batch
+  of stored events that freezes at a checkpoint.
 
 Started with ``multiprocessing``'s fork context, so the gates (events and barriers) are
 shared with the test; nothing in the parent touches a database before the fork.
@@ -96,6 +97,31 @@ def run_worker(url: str, config: Path, log: Path, stop: Event, gates: Gates, *, 
             first = False
         runner.run_due(now)
         stop.wait(0.02)
+    engine.dispose()
+
+
+def decide_once(url: str, config: Path, log: Path, *, freeze_at: str, claim_idle: timedelta) -> None:
+    """One batch of stored events, freezing this process (SIGSTOP) at its first ``freeze_at``
+    checkpoint; after a SIGCONT, what became of the batch is written to ``log``: the events
+    it decided, or the error that ended it."""
+    engine = make_engine(url)
+    snapshot = load(config, now=datetime.now(UTC))
+    directory = SnapshotDirectory(snapshot)
+    frozen = False
+
+    def checkpoint(name: str) -> None:
+        nonlocal frozen
+        if name == freeze_at and not frozen:
+            frozen = True
+            signal.pthread_kill(threading.get_ident(), signal.SIGSTOP)
+
+    intake = Intake(Inbox(engine, claim_idle=claim_idle), IncidentService(engine, lambda: directory),
+                    lambda: snapshot, checkpoint=checkpoint)
+    try:
+        decided = [o.item_id for o in intake.process_batch(datetime.now(UTC), 50)]
+        log.write_text(json.dumps({"decided": decided}))
+    except Exception as exc:  # the batch's transaction was ended while frozen
+        log.write_text(json.dumps({"error": type(exc).__name__}))
     engine.dispose()
 
 
