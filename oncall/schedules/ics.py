@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
-
 from oncall.schedules.resolve import Shift
 from oncall.schedules.rotation import require_aware
 
@@ -41,6 +39,8 @@ def shifts_ics(shifts: Iterable[Shift], *, calendar_name: str, tz: ZoneInfo, now
     ``tz`` is the calendar's display zone (``X-WR-TIMEZONE``); every instant is in UTC.
     ``with_person`` adds the person to each summary (for a per-schedule feed).
     """
+    from icalendar import Calendar, Event  # on the first feed asked for: 9 MB a process need not carry
+
     require_aware(now, "now")
     stamp = now.astimezone(UTC)
     cal = Calendar()
