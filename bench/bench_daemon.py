@@ -239,6 +239,12 @@ def footprint(work: Path) -> list[Row]:
                 time.sleep(3.0)  # idle: the start-up jobs (monitor, hand-offs) have run
                 assert run.proc is not None
                 idle = _memory(run.proc.pid)
+    # The first start over a new database migrated it (alembic, which then stays imported);
+    # every later start finds the schema current and never imports it.
+    with Run(work, config, f"sqlite:///{work / 'idle-0.db'}") as run:
+        time.sleep(3.0)
+        assert run.proc is not None
+        restarted = _memory(run.proc.pid)
     from bench.bench_engine import OPEN_INCIDENTS, populate
 
     url = f"sqlite:///{work / 'loaded.db'}"
@@ -262,9 +268,11 @@ def footprint(work: Path) -> list[Row]:
          "note": "runs " + ", ".join(f"{r:.2f}" for r in readies)
                  + f"; with {OPEN_INCIDENTS:,} open incidents {loaded_ready:.2f} s"},
         {"benchmark": "resident memory per process, idle", "database": "sqlite", "load": _load(),
-         "value": round(max(mb for _, mb, _ in idle), 1), "unit": "MB (largest)", "target": "< 100 MB each",
-         "met": all(mb < 100.0 for _, mb, _ in idle),
-         "note": "; ".join(f"{name} {mb:.1f} (peak {peak:.1f})" for name, mb, peak in idle)},
+         "value": round(max(mb for _, mb, _ in restarted), 1), "unit": "MB (largest)", "target": "< 100 MB each",
+         "met": all(mb < 100.0 for _, mb, _ in restarted),
+         "note": "; ".join(f"{name} {mb:.1f} (peak {peak:.1f})" for name, mb, peak in restarted)
+                 + "; on its first start, which migrated the new database: "
+                 + "; ".join(f"{name} {mb:.1f}" for name, mb, _ in idle)},
         {"benchmark": f"resident memory per process, {OPEN_INCIDENTS:,} open incidents", "database": "sqlite",
          "load": _load(),
          "value": round(max(mb for _, mb, _ in loaded), 1), "unit": "MB (largest)", "target": "", "met": None,

@@ -10,17 +10,16 @@ refreshes it on each of its ticks; a closed gate lets the instance's leases go a
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 from oncall import logs
-from oncall.store.db import alembic_config, head_revision
+from oncall.store import revisions
+from oncall.store.db import head_revision
 
 log = logs.get("oncall.daemon")
 
@@ -45,14 +44,7 @@ def database_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-@functools.cache
-def _shipped() -> frozenset[str]:
-    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions())
-
-
-def known_revision(revision: str) -> bool:
-    """Whether ``revision`` is one of the migrations this code ships."""
-    return revision in _shipped()
+known_revision = revisions.known
 
 
 def judge(database: str | None, code: str, *, known: Callable[[str], bool] = known_revision) -> GateState:

@@ -12,17 +12,17 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from oncall.errors import StoreError
+from oncall.store import revisions
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///./var/oncall.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -94,6 +94,8 @@ def _pinging_when_idle(engine: Engine) -> Engine:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config  # alembic only to migrate: see oncall.store.revisions
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -105,17 +107,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     Raises :class:`StoreError` when the database was migrated by a newer oncall: an older
     version must not run against a schema it does not know (restore the backup taken before
     the upgrade to roll back)."""
-    cfg = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Instances started together on a fresh database would race to create the same
             # tables; the first takes the lock and migrates, the others then find it current.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current is not None and current not in _known_revisions():
+        current = _stored_revision(conn)
+        if current is not None and not revisions.known(current):
             raise StoreError(f"{engine.url.render_as_string(hide_password=True)} was written by a newer "
                              f"oncall (schema {current}); this one runs schema {head_revision()}: install the "
                              "newer version, or restore the backup taken before the upgrade")
+        if current is not None and current == (head_revision() if revision == "head" else revision):
+            return  # current: no alembic in this process
+        from alembic import command
+
+        cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -130,19 +136,23 @@ def redacted(url: str) -> str:
 
 def head_revision() -> str:
     """The schema revision this version of oncall runs on."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def _known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return revisions.head()
 
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision stored in the database; ``None`` when it has no oncall schema."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _stored_revision(conn)
+
+
+def _stored_revision(conn: Connection) -> str | None:
+    """What alembic recorded in ``alembic_version`` (``None``: no table, or no row)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(found) > 1:
+        raise StoreError(f"the database records {len(found)} schema revisions ({', '.join(found)}), not one")
+    return found[0] if found else None
 
 
 def open_existing(url: str, *, origin: str) -> Engine:
@@ -179,7 +189,7 @@ def open_existing(url: str, *, origin: str) -> Engine:
     if revision is None:
         raise StoreError(f"{shown} ({origin}) holds no oncall data: is it the service's database? "
                          "The daemon creates its tables when it first starts")
-    if revision not in _known_revisions():
+    if not revisions.known(revision):
         raise StoreError(f"{shown} ({origin}) was written by a newer oncall (schema {revision}); "
                          f"this one runs schema {head}: upgrade this installation")
     raise StoreError(f"{shown} ({origin}) is at schema {revision}, this oncall needs {head}: "
