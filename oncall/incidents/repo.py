@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, literal, select, text, union_all, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, literal, select, text, union_all, update
 
 from oncall.escalation.state import IncidentState, IncidentStatus, Record, state_to_json
 from oncall.incidents.model import Incident
@@ -67,6 +67,8 @@ def save_state(conn: Connection, incident_id: int, version: int, state: Incident
     }
     if state.status in CLOSED:
         values.setdefault("resolved_at", now)
+    elif state.status is IncidentStatus.TRIGGERED:  # escalated by hand, or an acknowledgement timed out
+        values.update(acknowledged_by=None, acknowledged_at=None)  # nobody owns it any more
     result = conn.execute(update(incidents).where(and_(
         incidents.c.id == incident_id, incidents.c.version == version)).values(**values))
     if result.rowcount != 1:
@@ -81,7 +83,10 @@ _SAVE_STEPPED = (
     .where(and_(incidents.c.id == bindparam("b_id"), incidents.c.version == bindparam("b_version")))
     .values(engine_state=bindparam("b_engine_state"), state=bindparam("b_state"), round=bindparam("b_round"),
             step=bindparam("b_step"), next_action_at=bindparam("b_next_action_at"),
-            updated_at=bindparam("b_updated_at"), version=incidents.c.version + 1)
+            updated_at=bindparam("b_updated_at"), version=incidents.c.version + 1,
+            # back to triggered (an acknowledgement timed out): nobody owns it any more
+            acknowledged_by=case((bindparam("b_state") == "triggered", None), else_=incidents.c.acknowledged_by),
+            acknowledged_at=case((bindparam("b_state") == "triggered", None), else_=incidents.c.acknowledged_at))
 )
 
 

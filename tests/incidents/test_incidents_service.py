@@ -158,7 +158,9 @@ def test_cli_ack_escalate_resolve_record_the_actor(p: Paging) -> None:
         result = runner.invoke(cli(p), [verb, str(inc.id), "--as", "bob"])
         assert 0 == result.exit_code, result.output
         assert state in result.output
-    assert "bob" == p.service.get(inc.id).acknowledged_by
+    done = {e.kind: e.actor for e in p.service.audit(inc.id)}
+    assert ("bob", "bob", "bob") == (done["acknowledged"], done["escalated"], done["resolved"])
+    assert p.service.get(inc.id).acknowledged_by is None  # escalated by hand: nobody owned it after
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -191,3 +193,15 @@ def test_stale_writer_loses_to_an_acknowledgement(p: Paging) -> None:
     assert "acknowledged" == p.service.get(inc.id).state.value
     p.runner.run_due(T0)
     assert [] == p.transport.sent
+
+
+def test_an_acknowledged_incident_escalated_by_hand_names_no_acknowledger(p: Paging) -> None:
+    """Back to triggered, nobody owns it: the API, the CLI and the console must not go on
+    showing the acknowledgement (the audit log keeps it)."""
+    inc = p.service.open_or_update(ticket(), "primary", T0)
+    p.service.ack(inc.id, "ann", T0)
+    assert "ann" == p.service.get(inc.id).acknowledged_by
+    again = p.service.escalate(inc.id, "ann", T0 + MIN)
+    assert "triggered" == again.state.value
+    assert (None, None) == (again.acknowledged_by, again.acknowledged_at)
+    assert ["ann"] == [e.actor for e in p.service.audit(inc.id) if e.kind == "acknowledged"]
