@@ -184,7 +184,7 @@ class Intake:
             assert decision.escalation_policy is not None
             return _Open(base=base, event=event, ticket=ticket, decision=decision, policy=decision.escalation_policy)
         if event is Event.PRIORITY_LOWERED:
-            return _Cancel(base=base, event=event, decision=decision, none_outcome="no_page",
+            return _Cancel(base=base, event=event, decision=decision, none_outcome="no_page", ticket=ticket,
                            reason=f"ticket lowered to {ticket.priority}/{ticket.severity or '-'}: "
                                   f"rule {decision.rule or 'none'} does not page")
         log.info("ticket.no_page", source=item.source, ticket_id=item.ticket_id, ticket_event=event.value,
@@ -216,14 +216,15 @@ class _Open:
 @dataclass(frozen=True, kw_only=True)
 class _Cancel:
     """The ticket was closed, or lowered below the paging rule: stop its paging (a solved or
-    closed ticket also resolves an acknowledged incident)."""
+    closed ticket resolves its incident; a lowered one cancels a triggered incident)."""
 
     base: dict[str, Any]
     event: Event
     reason: str
     decision: Decision | None
     none_outcome: str  # the outcome when the ticket had no open incident
-    solved: bool = False  # solved or closed: an acknowledged incident is resolved too
+    solved: bool = False  # solved or closed: the incident is resolved, acknowledged or not
+    ticket: Ticket | None = None  # the lowered ticket as decided (for the desk's hand-over)
 
     def run(self, service: IncidentService, now: datetime) -> Outcome:
         inc = service.cancel_for_ticket(self.base["source"], self.base["ticket_id"], self.reason, now,
@@ -231,6 +232,8 @@ class _Cancel:
         log.info("ticket.cancel", source=self.base["source"], ticket_id=self.base["ticket_id"],
                  ticket_event=self.event.value, incident_id=inc.id if inc else None)
         detail = self.reason if self.decision is None else f"rule {self.decision.rule}"
-        word = "resolved" if inc and inc.state.value == "resolved" else "cancelled"
-        return Outcome(**self.base, event=self.event, outcome=word if inc else self.none_outcome,
-                       detail=detail, incident_id=inc.id if inc else None, decision=self.decision)
+        # an acknowledged incident of a lowered ticket stays with its owner: "updated"
+        word = {"resolved": "resolved", "cancelled": "cancelled"}.get(inc.state.value, "updated") if inc else None
+        return Outcome(**self.base, event=self.event, outcome=word or self.none_outcome,
+                       detail=detail, incident_id=inc.id if inc else None, decision=self.decision,
+                       ticket=self.ticket)

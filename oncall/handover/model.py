@@ -53,6 +53,13 @@ def why_not_paged(decision: Decision) -> str:
     return f"{closed}; rule {decision.rule!r} does not page"
 
 
+def why_no_longer_paged(priority: Priority, severity: Severity | None, decision: Decision) -> str:
+    """Why a ticket that paged no longer does (its priority or severity lowered while the desk
+    was closed, its page called off): it waits for the hand-over like one that never paged."""
+    level = priority.value + (f"/{severity.value}" if severity else "")
+    return f"priority lowered to {level} after paging; {why_not_paged(decision)}"
+
+
 def by_urgency(tickets: Iterable[WaitingTicket]) -> list[WaitingTicket]:
     """Most urgent first: priority, severity, the earliest respond-by, the oldest."""
     far = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
@@ -70,11 +77,13 @@ def _who(ticket: WaitingTicket, customers: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class HandoverText:
-    """What one hand-over says: a short text and the full digest."""
+    """What one hand-over says: a short text, the full digest (e-mail), and the digest for a chat
+    room — the subject, then one line per ticket (a post shows a dozen lines, then "and N more")."""
 
     subject: str
     sms: str
     digest: str
+    chat: str = ""
 
 
 def handover_text(desk_name: str, opening: datetime, tz: ZoneInfo, tickets: list[WaitingTicket], *,
@@ -87,9 +96,14 @@ def handover_text(desk_name: str, opening: datetime, tz: ZoneInfo, tickets: list
     head = f"oncall {desk_name} {what}: {n} ticket{'s' if n != 1 else ''} waited while closed"
     subject = f"{head} (opening {opening.astimezone(tz):%a %Y-%m-%d %H:%M %Z})"
     lines = []
+    chat = [subject]
     for t in tickets:
         key = (t.source, t.ticket_id)
         paging = f"; PAGED through {paged[key]}" if key in paged else ""
+        respond = f"respond by {_long(t.respond_by, tz)}" if t.respond_by else "no response target"
+        chat.append(f"{t.priority.value.upper()}{'/' + t.severity.value if t.severity else ''} "
+                    f"{t.source} #{t.ticket_id} {_who(t, customers)}: {t.subject or '(no subject)'} — "
+                    f"{t.reason}{paging}; {respond}")
         lines.append(f"- {t.priority.value.upper()}{'/' + t.severity.value if t.severity else ''} "
                      f"{t.source} #{t.ticket_id} {_who(t, customers)}: {t.subject or '(no subject)'}\n"
                      f"  why not paged: {t.reason}{paging}\n"
@@ -100,7 +114,7 @@ def handover_text(desk_name: str, opening: datetime, tz: ZoneInfo, tickets: list
         for t in tickets)
     if len(sms) > SMS_LIMIT:
         sms = sms[:SMS_LIMIT - 1] + "…"
-    return HandoverText(subject=subject, sms=sms, digest=digest)
+    return HandoverText(subject=subject, sms=sms, digest=digest, chat="\n".join(chat))
 
 
 def _long(t: datetime, tz: ZoneInfo) -> str:

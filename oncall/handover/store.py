@@ -9,6 +9,7 @@ from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from oncall.handover.model import WaitingTicket, why_not_paged
 from oncall.rules import Decision
+from oncall.store.leases import UNFENCED, Fencing
 from oncall.store.tables import waiting_tickets as table
 from oncall.tickets import Priority, Severity, Status, Ticket
 
@@ -27,13 +28,16 @@ class WaitingTickets:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, source: str, ticket: Ticket, decision: Decision, now: datetime) -> None:
+    def record(self, source: str, ticket: Ticket, decision: Decision, now: datetime, *,
+               reason: str | None = None) -> None:
         """Keep (or refresh) a ticket that did not page for its desk's next opening; a ticket
-        already handed over waits again only for a later opening."""
+        already handed over waits again only for a later opening. ``reason`` (default: the
+        decision's, :func:`why_not_paged`) is what the hand-over says."""
         assert decision.handover_at is not None
         values = dict(desk=decision.desk, priority=ticket.priority.value,
                       severity=ticket.severity.value if ticket.severity else None, customer=ticket.customer,
-                      subject=ticket.subject[:2000], status=ticket.status.value, reason=why_not_paged(decision),
+                      subject=ticket.subject[:2000], status=ticket.status.value,
+                      reason=(reason or why_not_paged(decision))[:2000],
                       rule=decision.rule, respond_by=decision.respond_by, handover_at=decision.handover_at,
                       page_policy=decision.page_at_opening, updated_at=now)
         key = and_(table.c.source == source, table.c.ticket_id == ticket.id)
@@ -44,9 +48,12 @@ class WaitingTickets:
             elif found.handed_over_at is None or found.handover_at < decision.handover_at:
                 conn.execute(update(table).where(key).values(handed_over_at=None, **values))
 
-    def drop(self, source: str, ticket_id: str) -> bool:
-        """The ticket was closed, or it paged: it no longer waits."""
+    def drop(self, source: str, ticket_id: str, fence: Fencing = UNFENCED) -> bool:
+        """The ticket was closed, or it paged: it no longer waits. ``fence``: the hand-over
+        duty's lease, held in the transaction (raises ``LeaseLost``, deleting nothing)."""
+        fence.ready()
         with self.engine.begin() as conn:
+            fence.hold(conn)
             return bool(conn.execute(delete(table).where(and_(
                 table.c.source == source, table.c.ticket_id == ticket_id))).rowcount)
 
@@ -63,10 +70,15 @@ class WaitingTickets:
             rows = conn.execute(select(table).where(table.c.handed_over_at.is_(None)).order_by(table.c.received_at))
             return [_row(r) for r in rows]
 
-    def handed_over(self, tickets: list[WaitingTicket], now: datetime) -> list[WaitingTicket]:
-        """Mark these handed over; those another instance marked first are left out of the result."""
+    def handed_over(self, tickets: list[WaitingTicket], now: datetime,
+                    fence: Fencing = UNFENCED) -> list[WaitingTicket]:
+        """Mark these handed over; those another instance marked first are left out of the result.
+        ``fence``: the hand-over duty's lease, held in the transaction (raises ``LeaseLost``,
+        marking nothing)."""
         done: list[WaitingTicket] = []
+        fence.ready()
         with self.engine.begin() as conn:
+            fence.hold(conn)
             for t in tickets:
                 if conn.execute(update(table).where(and_(
                         table.c.source == t.source, table.c.ticket_id == t.ticket_id,

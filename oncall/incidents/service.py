@@ -174,10 +174,11 @@ class IncidentService:
 
     def cancel_for_ticket(self, source: str, ticket_id: str, reason: str,
                           now: datetime, *, solved: bool = False) -> Incident | None:
-        """The ticket was downgraded, solved or closed. A triggered incident is
-        cancelled. An acknowledged one is resolved when the ticket was ``solved`` (or
-        closed) in the helpdesk, by ``ticket`` with the reason in the audit log; a
-        downgraded one stays with a note (a human owns it now)."""
+        """The ticket was downgraded, solved or closed. Solved or closed in the helpdesk
+        (``solved``): the incident is resolved, acknowledged or still triggered, by ``ticket``
+        via the source with the reason in the audit log — the helpdesk says the work is done.
+        Downgraded: a triggered incident is cancelled (nobody is paged any more); an
+        acknowledged one stays with a note (a human owns it now)."""
         with self.engine.begin() as conn:
             inc = repo.open_for_ticket(conn, source, ticket_id)
             if inc is None:
@@ -186,7 +187,7 @@ class IncidentService:
                 repo.write_audit(conn, inc.id, now, [Record(
                     kind="ticket_changed", actor="ticket", detail=reason)])
                 return inc
-        if inc.state is IncidentStatus.ACKNOWLEDGED:
+        if solved:
             return self._apply(inc.id, Resolve(actor="ticket", via=source, reason=reason), now,
                                actor="ticket")
         return self._apply(inc.id, Cancel(reason=reason), now, actor="ticket")

@@ -39,13 +39,14 @@ from tenacity.wait import wait_random_exponential
 from oncall.errors import DeliveryError, PermanentDeliveryError
 from oncall.fields import Model
 from oncall.interfaces import Channel, Outbound, SendResult
-from oncall.notify.chat_formats import ChatKind, ChatPost, notice_post, render
+from oncall.notify.chat_formats import ChatKind, ChatPost, Tone, notice_post, render
 from oncall.notify.privacy import mask_opaque
 from oncall.notify.retry import RetryPolicy, TransientError
 
 log = structlog.get_logger(__name__)
 
 CHAT = "chat"
+CHAT_TONE = "chat_tone"  # an Outbound's extra: the post's tone (a notice to read, not a page)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # The console's sign-in-free incident link (ONCALL_CONSOLE__INCIDENT_LINKS) the runner appends to
 # one-incident pages: it is personal, and a room is not a person, so a post links to the incident
@@ -314,7 +315,9 @@ class ChatTransport:
         if message.channel != CHAT:
             raise PermanentDeliveryError(f"chat transport cannot send {message.channel}")
         text = _PERSONAL_LINK.sub("", message.text) if message.incident_ids else message.text
-        post = notice_post(text, message.incident_ids, self.incident_url)
+        tone = message.extra.get(CHAT_TONE)
+        post = notice_post(text, message.incident_ids, self.incident_url,
+                           tone=Tone(tone) if tone in set(Tone) else Tone.PAGE)
         return self._poster.post(message.to, post, key=message.key)
 
 

@@ -72,12 +72,16 @@ class Tone(StrEnum):
     ESCALATED = "escalated"  # the next step is paging
     DONE = "done"  # acknowledged or resolved
     CLOSED = "closed"  # cancelled: the ticket no longer needs anybody
+    NOTICE = "notice"  # for reading, nothing pages: the morning hand-over
 
 
 _SIGN = {Tone.PAGE: "\N{POLICE CARS REVOLVING LIGHT}", Tone.ESCALATED: "\N{UPWARDS BLACK ARROW}",
-         Tone.DONE: "\N{WHITE HEAVY CHECK MARK}", Tone.CLOSED: "\N{INFORMATION SOURCE}"}
-_HEX = {Tone.PAGE: "#D0021B", Tone.ESCALATED: "#F5A623", Tone.DONE: "#2E7D32", Tone.CLOSED: "#757575"}
-_TEAMS_COLOR = {Tone.PAGE: "Attention", Tone.ESCALATED: "Warning", Tone.DONE: "Good", Tone.CLOSED: "Default"}
+         Tone.DONE: "\N{WHITE HEAVY CHECK MARK}", Tone.CLOSED: "\N{INFORMATION SOURCE}",
+         Tone.NOTICE: "\N{INFORMATION SOURCE}"}
+_HEX = {Tone.PAGE: "#D0021B", Tone.ESCALATED: "#F5A623", Tone.DONE: "#2E7D32", Tone.CLOSED: "#757575",
+        Tone.NOTICE: "#1E88E5"}
+_TEAMS_COLOR = {Tone.PAGE: "Attention", Tone.ESCALATED: "Warning", Tone.DONE: "Good", Tone.CLOSED: "Default",
+                Tone.NOTICE: "Accent"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,13 +147,14 @@ def ack_hint(incident_ids: Sequence[int]) -> tuple[str, str]:
             f"{command}, or by replying to your own SMS page.", command)
 
 
-def notice_post(text: str, incident_ids: Sequence[int], link: Callable[[int], str | None]) -> ChatPost:
-    """A page or an admin alert, from the message text (its first line the title) and the
-    incidents it is about."""
+def notice_post(text: str, incident_ids: Sequence[int], link: Callable[[int], str | None], *,
+                tone: Tone = Tone.PAGE) -> ChatPost:
+    """A page or an admin alert (``tone`` a page), or a notice to read (the hand-over), from the
+    message text (its first line the title) and the incidents it is about."""
     title, *rest = text.strip().splitlines() or [""]
     links = tuple(Link(label=f"Incident #{i}", url=url) for i in incident_ids if (url := link(i)))
     hint, command = ack_hint(incident_ids) if incident_ids else ("", "")
-    return ChatPost(title=title, tone=Tone.PAGE, lines=tuple(rest), links=links, hint=hint, command=command)
+    return ChatPost(title=title, tone=tone, lines=tuple(rest), links=links, hint=hint, command=command)
 
 
 # ---- the four formats -------------------------------------------------------------------

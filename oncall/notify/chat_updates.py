@@ -1,4 +1,5 @@
-"""Updates to the chat rooms a page reached: acknowledged, escalated, resolved or cancelled, by whom.
+"""Updates to the chat rooms a page reached: acknowledged, escalated, resolved or cancelled, by whom,
+and an acknowledgement that timed out (``ack_timeout``: the incident is triggered again).
 
 The audit log records every acknowledgement, escalation and resolution, whichever process
 made it (the daemon for SMS and calls, the console, the CLI, the API), so the feed reads the
@@ -40,9 +41,10 @@ log = structlog.get_logger(__name__)
 CURSOR = "chat:updates"
 GIVE_UP_AFTER = timedelta(minutes=15)
 _VERB = {"acknowledged": "acknowledged", "escalated": "escalated", "resolved": "resolved",
-         "cancelled": "cancelled"}
+         "cancelled": "cancelled", "ack_timeout": "triggered again"}
 _TONE = {"acknowledged": Tone.DONE, "escalated": Tone.ESCALATED, "resolved": Tone.DONE,
-         "cancelled": Tone.CLOSED}
+         "cancelled": Tone.CLOSED, "ack_timeout": Tone.ESCALATED}
+_CALLS_FOR_ACTION = ("escalated", "ack_timeout")  # somebody is being paged again: say how to acknowledge
 _PAGED = ("sent", "delivered")
 
 
@@ -72,16 +74,26 @@ class Progress:
 
 
 def update_post(row: Any, *, link: str | None, name: str | None) -> ChatPost:
-    """The post an audit row of kind acknowledged, escalated, resolved or cancelled makes (pure)."""
+    """The post an audit row of kind acknowledged, escalated, resolved, cancelled or ack_timeout
+    makes (pure). A resolution by the ticket (solved or closed in the helpdesk) says so rather than
+    naming ``ticket`` as a person; a timed-out acknowledgement says the incident pages again."""
     who = f"{name} ({row.actor})" if name and name != row.actor else row.actor
+    reason = [row.reason] if row.reason else []
     if row.kind == "cancelled":
         title = f"Incident #{row.incident_id} closed: {row.reason or 'the ticket no longer needs it'}"
+        reason = []
+    elif row.kind == "resolved" and row.actor == "ticket":
+        title = f"Incident #{row.incident_id} resolved: {row.reason or 'the ticket was solved in the helpdesk'}"
+        reason = []
+    elif row.kind == "ack_timeout":
+        title = f"Incident #{row.incident_id} triggered again: the acknowledgement timed out"
     else:
         title = f"Incident #{row.incident_id} {_VERB[row.kind]} by {who}"
+        reason = []
     words = page_wording([PageSummary(code=0, priority=row.priority or "", customer=row.customer or "",
                                       subject=row.subject or "", ticket_id=row.ticket_id)])
-    lines = [words] + ([f"via {row.channel}"] if row.channel and row.kind != "cancelled" else [])
-    hint, command = ack_hint([row.incident_id]) if row.kind == "escalated" else ("", "")
+    lines = [words, *reason] + ([f"via {row.channel}"] if row.channel and row.kind != "cancelled" else [])
+    hint, command = ack_hint([row.incident_id]) if row.kind in _CALLS_FOR_ACTION else ("", "")
     if row.kind == "escalated":
         hint = "The next step is paging now. " + hint
     links = (Link(label=f"Incident #{row.incident_id}", url=link),) if link else ()

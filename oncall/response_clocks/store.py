@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from oncall.response_clocks.model import Clock, ClockKind, Due
+from oncall.store.leases import UNFENCED, Fencing
 from oncall.store.tables import response_clocks as table
 from oncall.tickets import Priority, Status
 
@@ -58,10 +59,14 @@ class ResponseClocks:
         with self.engine.connect() as conn:
             return [_clock(r) for r in conn.execute(query.order_by(table.c.due_at))]
 
-    def mark(self, clock: Clock, **at: datetime) -> bool:
-        """Record ``warned_at`` or ``missed_at`` once; False when already recorded (another run)."""
+    def mark(self, clock: Clock, fence: Fencing = UNFENCED, **at: datetime) -> bool:
+        """Record ``warned_at`` or ``missed_at`` once; False when already recorded (another run).
+        ``fence``: the response-clocks duty's lease, held in the transaction (raises
+        ``LeaseLost``, recording nothing)."""
         (column, value), = at.items()
+        fence.ready()
         with self.engine.begin() as conn:
+            fence.hold(conn)
             return bool(conn.execute(update(table).where(and_(
                 _key(clock.source, clock.ticket_id), table.c[column].is_(None),
                 table.c.started_at == clock.started_at)).values({column: value})).rowcount)

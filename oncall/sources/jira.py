@@ -4,7 +4,18 @@ Jira sends its own body (no template): ``webhookEvent``, ``timestamp`` (ms), ``i
 ``key`` and ``fields`` (``summary``, ``priority.name``, ``status.name`` +
 ``status.statusCategory.key``, ``reporter.emailAddress``, ``created``, ``updated``, ``labels``,
 ``customfield_NNNNN``) and, for updates, ``changelog.items[]``. Other events (issue deleted,
-comments, …) are acknowledged and ignored (:class:`IgnoredEvent`).
+comments edited or deleted, …) are acknowledged and ignored (:class:`IgnoredEvent`).
+
+Comments, for the response clocks: a comment added raises ``jira:issue_updated``
+(``issue_event_type_name: issue_commented``) with the whole issue and a top-level ``comment``,
+and ``comment_created`` (if subscribed) with the same ``comment`` and a shorter issue. The
+comment has ``author`` (``accountId``, ``emailAddress``, ``accountType`` — ``customer`` for a
+Jira Service Management portal customer), ``created`` and, in JSM, ``jsdPublic`` (false: an
+internal note, which the customer does not see). A public comment by the customer (a
+``customer`` account, or the issue's reporter) is the customer writing again
+(``customer_replied_at``); by anyone else it is support's reply (``agent_replied_at``), at the
+comment's ``created``. An internal note (``jsdPublic: false``, or a ``visibility`` restricted to
+a group or role) is neither.
 
 The ticket id is the issue key (``SUP-42``). Customer: JSM keeps organisations in a custom
 field, so map it (``customer_from: custom_field:customfield_10002``); otherwise the reporter's
@@ -41,7 +52,8 @@ from oncall.sources.settings import SourceMapping, default_mapping
 from oncall.sources.signatures import JIRA_HEADER, sign_jira, verify_jira
 from oncall.tickets import Status, parse_status, read_value
 
-TRACKED_EVENTS = ("jira:issue_created", "jira:issue_updated")
+TRACKED_EVENTS = ("jira:issue_created", "jira:issue_updated", "comment_created")
+COMMENT_CREATED = "comment_created"
 EVENT_ID_HEADER = "X-Atlassian-Webhook-Identifier"
 
 # Jira's classic scheme (Blocker…Trivial) next to the default Highest…Lowest
@@ -89,6 +101,37 @@ def _changes(data: dict[str, Any]) -> list[dict[str, str | None]]:
     return out
 
 
+def _same_user(a: dict[str, Any], b: object) -> bool:
+    """Whether two Jira user objects are the same person (Cloud's ``accountId``; Server's
+    ``key``/``name``; else the e-mail address)."""
+    if not isinstance(b, dict):
+        return False
+    for key in ("accountId", "key", "name", "emailAddress"):
+        mine, theirs = a.get(key), b.get(key)
+        if isinstance(mine, str) and isinstance(theirs, str) and mine.strip():
+            return mine.strip().lower() == theirs.strip().lower()
+    return False
+
+
+def _comment_reply(data: dict[str, Any], fields: dict[str, Any]) -> dict[str, datetime]:
+    """A public comment: ``customer_replied_at`` when the customer wrote it, else
+    ``agent_replied_at``; nothing for no comment or an internal note."""
+    comment = data.get("comment")
+    if comment is None:
+        return {}
+    if not isinstance(comment, dict):
+        raise TicketError("comment", "expected an object")
+    if comment.get("jsdPublic") is False or comment.get("visibility"):
+        return {}  # an internal note: the customer was not answered
+    given = comment.get("author")
+    author: dict[str, Any] = given if isinstance(given, dict) else {}
+    at = timestamp(comment.get("created"), "comment.created") or timestamp(data.get("timestamp"), "timestamp")
+    if at is None:
+        raise TicketError("comment.created", "missing")
+    customer = author.get("accountType") == "customer" or _same_user(author, fields.get("reporter"))
+    return {"customer_replied_at": at} if customer else {"agent_replied_at": at}
+
+
 def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | None = None,
                received_at: datetime | None = None, event_id: str | None = None
                ) -> ParsedEvent:
@@ -103,6 +146,10 @@ def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | No
         raise IgnoredEvent(f"webhookEvent {event[:100]!r} is not tracked")
     issue = obj(data, "issue", "")
     fields = obj(issue, "fields", "issue.")
+    replied = _comment_reply(data, fields)
+    if event == COMMENT_CREATED and not replied:
+        raise IgnoredEvent("webhookEvent 'comment_created': an internal comment cannot change a paging "
+                           "decision or a response clock")
     key = text(issue.get("key"), "issue.key", required=True, limit=200)
     priority_obj = fields.get("priority")
     raw_priority = (text(priority_obj.get("name"), "issue.fields.priority.name", limit=200)
@@ -134,6 +181,7 @@ def parse_jira(body: bytes, *, source: str = "jira", mapping: SourceMapping | No
         "tags": labels,
         "jira_event": event or "jira:issue_updated",
         **mapped_fields(mapping, facts),
+        **replied,
     }
     changes = _changes(data)
     if changes:

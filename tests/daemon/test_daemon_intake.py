@@ -51,9 +51,9 @@ def _ticket_json(rig: Rig) -> dict[str, object]:
         return dict(conn.execute(select(ticket_events.c.ticket_json).limit(1)).scalar_one())
 
 
-def _cancelled_and_silent(rig: Rig) -> None:
+def _cancelled_and_silent(rig: Rig, state: str = "cancelled") -> None:
     [inc] = rig.daemon.service.list()
-    assert "cancelled" == inc.state.value
+    assert state == inc.state.value
     before = len(rig.transport.sent)
     for _ in range(4):  # well past every step delay: nothing more goes out
         rig.clock.advance(timedelta(minutes=20))
@@ -81,23 +81,27 @@ def test_severity_lowered_ends_paging_even_at_urgent_priority(rig: Rig) -> None:
     _cancelled_and_silent(rig)
 
 
-def test_solved_before_ack_cancels(rig: Rig) -> None:
+def test_solved_before_ack_resolves_and_stops_paging(rig: Rig) -> None:
+    """The helpdesk says the work is done: resolved by the ticket, not cancelled."""
     rig.file("T-1")
     rig.work()
     rig.clock.advance(timedelta(minutes=2))
     rig.file("T-1", status="solved", updated=rig.clock.now())
     rig.work()
-    assert ["paged", "cancelled"] == outcomes(rig)
-    _cancelled_and_silent(rig)
+    assert ["paged", "resolved"] == outcomes(rig)
+    _cancelled_and_silent(rig, "resolved")
+    [inc] = rig.daemon.service.list()
+    resolved = [(e.actor, e.channel, e.reason) for e in rig.daemon.service.audit(inc.id) if e.kind == "resolved"]
+    assert [("ticket", "generic", "ticket solved in the helpdesk")] == resolved
 
 
-def test_closed_before_ack_cancels(rig: Rig) -> None:
+def test_closed_before_ack_resolves(rig: Rig) -> None:
     rig.file("T-1")
     rig.work()
     rig.clock.advance(timedelta(minutes=2))
     rig.file("T-1", status="closed", updated=rig.clock.now())
     rig.work()
-    _cancelled_and_silent(rig)
+    _cancelled_and_silent(rig, "resolved")
 
 
 def test_closed_after_ack_resolves_the_incident(rig: Rig) -> None:
@@ -134,8 +138,8 @@ def test_reopened_ticket_is_evaluated_again_as_a_new_event(rig: Rig) -> None:
     rig.file("T-1", status="waiting-for-support", updated=rig.clock.now())
     rig.work()
     first, second = rig.daemon.service.list()
-    assert ("cancelled", "triggered") == (first.state.value, second.state.value)
-    assert ["paged", "cancelled", "paged"] == outcomes(rig)
+    assert ("resolved", "triggered") == (first.state.value, second.state.value)
+    assert ["paged", "resolved", "paged"] == outcomes(rig)
     assert (second.id,) == rig.transport.sent[-1].incident_ids
 
 
@@ -148,7 +152,7 @@ def test_reopened_during_business_hours_does_not_page(rig: Rig) -> None:
     rig.clock.set(MONDAY_MORNING)
     rig.file("T-1", status="waiting-for-support", updated=rig.clock.now())
     rig.work()
-    assert ["paged", "cancelled", "no_page"] == outcomes(rig)
+    assert ["paged", "resolved", "no_page"] == outcomes(rig)
     assert 1 == len(rig.daemon.service.list())
 
 
@@ -206,12 +210,12 @@ def test_escalates_to_voice_when_nobody_acknowledges(rig: Rig) -> None:
 
 def test_events_of_one_ticket_in_one_batch_are_compared_in_order(rig: Rig) -> None:
     """Created then solved, stored before the worker runs: the second event sees the first
-    (same batch) and cancels the incident before anything is sent."""
+    (same batch) and resolves the incident before anything is sent."""
     rig.file("T-9", updated=SATURDAY_NIGHT)
     rig.file("T-9", status="solved", updated=SATURDAY_NIGHT + timedelta(minutes=1))
     rig.work()
     [inc] = rig.daemon.service.list()
-    assert "cancelled" == inc.state.value
+    assert "resolved" == inc.state.value
     assert [] == rig.transport.sent
 
 

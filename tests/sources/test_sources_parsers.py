@@ -197,7 +197,7 @@ def test_jira_missing_key_names_field() -> None:
 
 def test_jira_other_event_ignored() -> None:
     with pytest.raises(IgnoredEvent):
-        parse_jira(jira_webhook_body(created_at=NOW, event="comment_created"))
+        parse_jira(jira_webhook_body(created_at=NOW, event="comment_deleted"))
 
 
 # --- hostile bodies -----------------------------------------------------------------------

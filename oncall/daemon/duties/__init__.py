@@ -72,7 +72,8 @@ def duty_list(d: Daemon, started: datetime) -> list[Duty]:
     duties.append(HandoverDuty(d.engine, d.transport, d.configuration, inbox=d.inbox, service=d.service,
                                sms_blocked=d.alerts.sms_blocked, interval=every(s.handover_check_seconds)))
     duties.append(ResponseClocksDuty(d.engine, d.transport, d.configuration, d.metrics,
-                                     sms_blocked=d.alerts.sms_blocked, interval=every(s.response_clock_seconds)))
+                                     sms_blocked=d.alerts.sms_blocked, interval=every(s.response_clock_seconds),
+                                     resolve=d.intake.resolve))
     if any(source.silence_after is not None for source in s.sources.values()):
         duties.append(SilenceDuty(d.source_health, d.alerts, interval=every(s.silence_check_seconds)))
     if s.deadman_url:

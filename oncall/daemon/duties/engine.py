@@ -16,6 +16,7 @@ from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.daemon.duties.base import ENGINE, DutyReport, Pacing
 from oncall.escalation.runner import Runner, RunReport
+from oncall.handover.model import why_no_longer_paged
 from oncall.handover.store import WaitingTickets
 from oncall.intake import Intake, Outcome
 from oncall.interfaces import Clock
@@ -99,9 +100,12 @@ class IntakeOutcomes:
             return
         d = outcome.decision
         try:
-            if outcome.outcome == "no_page" and d is not None and d.handover_at is not None \
+            if outcome.outcome in ("no_page", "cancelled") and d is not None and d.handover_at is not None \
                     and outcome.ticket is not None:
-                self.waiting.record(outcome.source, outcome.ticket, d, self.clock.now())
+                # a page called off at night (priority lowered): nobody is paged any more, so it waits too
+                t = outcome.ticket
+                reason = why_no_longer_paged(t.priority, t.severity, d) if outcome.outcome == "cancelled" else None
+                self.waiting.record(outcome.source, t, d, self.clock.now(), reason=reason)
             elif outcome.outcome in ("paged", "cancelled") or outcome.event == "closed":
                 self.waiting.drop(outcome.source, outcome.ticket_id)
         except Exception:  # the ticket was decided already; the hand-over is best effort

@@ -9,6 +9,11 @@ channel they have an address on. Tickets solved or closed meanwhile drop out; a 
 rule said ``page: at_opening`` and that is still untouched (its status unchanged, not pending)
 pages through the rule's policy at the opening. A ticket kept after its opening's hand-over
 went out (a late decision) follows in an addition to that hand-over.
+
+A singleton under the ``handover`` lease (``fence``): every write (a ticket dropped or marked
+handed over, the opening recorded, an incident opened at the opening) holds the lease in its
+transaction, and each message checks it before it goes, so an instance woken from a freeze
+after another took the lease over writes and sends nothing (``LeaseLost`` ends the run).
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.daemon.duties.base import DutyReport, Pacing
-from oncall.errors import DeliveryError, OncallError, TicketError
+from oncall.errors import DeliveryError, LeaseLost, OncallError, TicketError
 from oncall.handover.model import HandoverText, WaitingTicket, by_urgency, handover_text
 from oncall.handover.store import WaitingTickets
 from oncall.incidents.model import TicketSummary
 from oncall.incidents.service import IncidentService
 from oncall.interfaces import Channel, Outbound, Transport
 from oncall.notify.channels import quiet_channels, reachable
+from oncall.notify.chat import CHAT, CHAT_TONE
+from oncall.notify.chat_formats import Tone
 from oncall.schedules.models import Person
-from oncall.store.inbox import Inbox, get_cursor, set_cursor
+from oncall.store.inbox import Inbox, get_cursor
+from oncall.store.leases import UNFENCED, Fencing, fenced_set_cursor
 from oncall.tickets import Status, Ticket, parse_ticket
 
 log = logs.get("oncall.daemon")
@@ -43,6 +52,7 @@ class HandoverDuty:
     pacing = Pacing.INTERVAL
     at_start = True
     singleton = True
+    fence: Fencing = UNFENCED  # the lease keeper's, when it runs the duty
 
     def __init__(self, engine: Engine, transport: Transport, snapshot: Callable[[], Snapshot], *,
                  inbox: Inbox, service: IncidentService, sms_blocked: Callable[[str], bool],
@@ -72,7 +82,7 @@ class HandoverDuty:
         for t in due:
             ticket = self._latest(t)
             if ticket is not None and ticket.status.is_closed:
-                self.waiting.drop(t.source, t.ticket_id)
+                self.waiting.drop(t.source, t.ticket_id, self.fence)
                 continue
             if ticket is not None:
                 latest[(t.source, t.ticket_id)] = ticket
@@ -80,8 +90,8 @@ class HandoverDuty:
         opening = max(t.handover_at for t in due)
         key = f"handover:{desk_id}:{opening.astimezone(UTC).isoformat()}"
         addition = get_cursor(self.engine, key) is not None
-        tickets = by_urgency(self.waiting.handed_over(still, now))
-        set_cursor(self.engine, key, now.isoformat(), now)
+        tickets = by_urgency(self.waiting.handed_over(still, now, self.fence))
+        fenced_set_cursor(self.engine, self.fence, key, now.isoformat(), now)
         if not tickets:
             return 0
         paged = self._page_untouched(tickets, latest, now)
@@ -110,11 +120,19 @@ class HandoverDuty:
             ticket = latest.get((t.source, t.ticket_id))
             if t.page_policy is None or ticket is None or ticket.status in _TOUCHED or ticket.status != t.status:
                 continue
+            self.fence.ready()
             try:
-                self.service.open_or_update(TicketSummary.from_ticket(ticket), t.page_policy, now)
-                paged[(t.source, t.ticket_id)] = t.page_policy
-            except OncallError as exc:
+                with self.engine.begin() as conn:
+                    self.fence.hold(conn)
+                    self.service.within(conn).open_or_update(TicketSummary.from_ticket(ticket), t.page_policy, now)
+            except LeaseLost:
+                raise
+            except (OncallError, SQLAlchemyError) as exc:
                 log.error("handover.page_failed", source=t.source, ticket_id=t.ticket_id, error=str(exc))
+                continue
+            paged[(t.source, t.ticket_id)] = t.page_policy
+        if paged:
+            self.service.on_change()  # after the commit: the runner pages them now
         return paged
 
     def _send(self, person: Person, text: HandoverText, tag: str, sms: bool, digest: tuple[str, ...]) -> int:
@@ -123,13 +141,15 @@ class HandoverDuty:
         blocked = self.sms_blocked(person.id)
         chosen = _quiet_choice(person, blocked) if sms else None
         sent = send_quiet(self.transport, person, text.sms, f"{tag}-{person.id}", text.subject,
-                          sms_blocked=blocked, long_text=text.digest) if sms else 0
+                          sms_blocked=blocked, long_text=text.digest, fence=self.fence) if sms else 0
         for channel in (c for c in Channel if c in digest and c != chosen):
             address = reachable(person, channel, sms_blocked=blocked)
             if address is not None:
+                room = channel == CHAT  # a post: one line per ticket, marked as a notice, not a page
                 sent += _deliver(self.transport, Outbound(
                     key=f"{tag}-{person.id}-{channel}"[:100], channel=channel, to=address, person_id=person.id,
-                    incident_ids=(), text=text.digest, subject=text.subject))
+                    incident_ids=(), text=text.chat if room else text.digest, subject=text.subject,
+                    extra={CHAT_TONE: Tone.NOTICE.value} if room else {}), self.fence)
         return sent
 
 def desk_readers(snap: Snapshot, schedule: str | None, now: datetime) -> list[Person]:
@@ -147,9 +167,10 @@ def _quiet_choice(person: Person, blocked: bool) -> Channel | None:
 
 
 def send_quiet(transport: Transport, person: Person, text: str, key: str, subject: str, *, sms_blocked: bool,
-               long_text: str | None = None) -> int:
+               long_text: str | None = None, fence: Fencing = UNFENCED) -> int:
     """Send ``text`` on the first channel that never rings the person can be reached on: a text,
-    else (no phone, or they texted STOP) an e-mail (with ``long_text`` when given). 1 if sent."""
+    else (no phone, or they texted STOP) an e-mail (with ``long_text`` when given). 1 if sent.
+    ``fence`` is checked just before (raises ``LeaseLost``, sending nothing)."""
     channel = _quiet_choice(person, sms_blocked)
     if channel is None:
         return 0
@@ -157,10 +178,12 @@ def send_quiet(transport: Transport, person: Person, text: str, key: str, subjec
     assert address is not None
     body = text if channel is Channel.SMS else (long_text or text)
     return _deliver(transport, Outbound(key=f"{key}-{channel}"[:100], channel=channel, to=address,
-                                        person_id=person.id, incident_ids=(), text=body, subject=subject))
+                                        person_id=person.id, incident_ids=(), text=body, subject=subject), fence)
 
 
-def _deliver(transport: Transport, message: Outbound) -> int:
+def _deliver(transport: Transport, message: Outbound, fence: Fencing = UNFENCED) -> int:
+    """Send ``message`` if ``fence`` still holds (raises ``LeaseLost`` otherwise); 1 if sent."""
+    fence.check()
     try:
         transport.send(message)
         return 1

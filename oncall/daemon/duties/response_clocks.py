@@ -8,6 +8,13 @@ on call in the target's ``warn_after_hours`` schedule; without one it waits for 
 opening. Each clock is warned about once and its miss recorded once (in the database), and
 counted: ``oncall_response_warnings_total`` and ``oncall_response_misses_total`` by desk and
 priority. The first run reads only the events of the last day.
+
+A ticket is read as the intake decided it: what a stored event names only by id (a Zendesk
+event's organisation) is looked up first (``resolve``, the intake's), so its clock runs on its
+customer's desk, not the default one. A singleton under the ``response-clocks`` lease
+(``fence``): the clocks, the cursor and each warning or miss recorded hold the lease in their
+transaction, and each warning checks it before it goes, so an instance woken from a freeze after
+another took the lease over writes and sends nothing (``LeaseLost`` ends the run).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from oncall.daemon.duties.base import DutyReport, Pacing
 from oncall.daemon.duties.handover import desk_readers, send_quiet
 from oncall.desks import business_time
 from oncall.errors import TicketError
+from oncall.intake import Resolver
 from oncall.interfaces import Transport
 from oncall.metrics import Metrics
 from oncall.response_clocks.model import Clock, Due, advance, alarm, due_for
@@ -31,7 +39,8 @@ from oncall.response_clocks.store import ResponseClocks
 from oncall.rules import TicketEvent, desk_for, facts_for, mismatch
 from oncall.schedules.models import Person
 from oncall.sources.settings import default_mapping
-from oncall.store.inbox import get_cursor, set_cursor
+from oncall.store.inbox import get_cursor
+from oncall.store.leases import UNFENCED, Fencing, fenced_set_cursor
 from oncall.store.tables import ticket_events
 from oncall.tickets import Ticket, parse_ticket
 
@@ -46,10 +55,12 @@ class ResponseClocksDuty:
     pacing = Pacing.INTERVAL
     at_start = True
     singleton = True
+    fence: Fencing = UNFENCED  # the lease keeper's, when it runs the duty
 
     def __init__(self, engine: Engine, transport: Transport, snapshot: Callable[[], Snapshot], metrics: Metrics,
-                 *, sms_blocked: Callable[[str], bool], interval: timedelta) -> None:
+                 *, sms_blocked: Callable[[str], bool], interval: timedelta, resolve: Resolver | None = None) -> None:
         self.engine = engine
+        self.resolve = resolve
         self.clocks = ResponseClocks(engine)
         self.transport = transport
         self.snapshot = snapshot
@@ -82,18 +93,23 @@ class ResponseClocksDuty:
             rows = conn.execute(query.order_by(ticket_events.c.id).limit(BATCH)).all()
         if not rows:
             return 0
+        tickets: list[tuple[str, Ticket]] = []
+        for row in rows:  # looked up outside the transaction: a look-up may wait for the helpdesk
+            try:
+                ticket = parse_ticket(row.ticket_json)
+            except TicketError:
+                continue
+            tickets.append((row.source, ticket if self.resolve is None else self.resolve(ticket, now)))
+        self.fence.ready()
         with self.engine.begin() as conn:
-            for row in rows:
-                try:
-                    ticket = parse_ticket(row.ticket_json)
-                except TicketError:
-                    continue
-                mapping = snap.source_mappings.get(row.source) or default_mapping(row.source)
+            self.fence.hold(conn)
+            for source, ticket in tickets:
+                mapping = snap.source_mappings.get(source) or default_mapping(source)
                 desk = desk_for(ticket, snap).id
-                before = self.clocks.get(conn, row.source, ticket.id)
-                self.clocks.put(conn, row.source, ticket.id,
+                before = self.clocks.get(conn, source, ticket.id)
+                self.clocks.put(conn, source, ticket.id,
                                 advance(before, ticket, desk, mapping.responded_when, self._due(snap)))
-        set_cursor(self.engine, CURSOR, str(rows[-1].id), now)
+        fenced_set_cursor(self.engine, self.fence, CURSOR, str(rows[-1].id), now)
         return len(rows)
 
     @staticmethod
@@ -111,14 +127,14 @@ class ResponseClocksDuty:
         found = alarm(clock, now)
         assert clock.due is not None
         labels = (clock.desk, clock.priority.value)
-        if found.miss and self.clocks.mark(clock, missed_at=now):
+        if found.miss and self.clocks.mark(clock, self.fence, missed_at=now):
             self.metrics.response_misses.labels(*labels).inc()
             log.warning("response.missed", source=clock.source, ticket_id=clock.ticket_id, desk=clock.desk,
                         kind=clock.kind.value, target=clock.due.target, due_at=clock.due.due_at.isoformat())
         if not found.warn:
             return 0
         readers = self._readers(snap, clock, now)
-        if not readers or not self.clocks.mark(clock, warned_at=now):
+        if not readers or not self.clocks.mark(clock, self.fence, warned_at=now):
             return 0
         self.metrics.response_warnings.labels(*labels).inc()
         desk = snap.desks.get(clock.desk)
@@ -129,7 +145,7 @@ class ResponseClocksDuty:
         log.info("response.warned", source=clock.source, ticket_id=clock.ticket_id, desk=clock.desk,
                  readers=len(readers))
         return sum(send_quiet(self.transport, p, text, f"{key}-{p.id}", "oncall response target",
-                              sms_blocked=self.sms_blocked(p.id)) for p in readers)
+                              sms_blocked=self.sms_blocked(p.id), fence=self.fence) for p in readers)
 
     @staticmethod
     def _readers(snap: Snapshot, clock: Clock, now: datetime) -> list[Person]:
