@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.errors import OncallError
@@ -48,6 +50,10 @@ class Outcome:
 
 
 Resolver = Callable[[Ticket, datetime], Ticket]
+Settle = Callable[["Connection | None", list[Outcome], datetime], None]
+"""What a batch's outcomes keep beyond the incidents (the desks' hand-over), written before
+its events are marked processed: in the batch's transaction (PostgreSQL), else in one of
+its own. It must not raise for its own failures (log them): the batch's paging goes on."""
 
 
 class Intake:
@@ -58,8 +64,9 @@ class Intake:
     def __init__(self, inbox: Inbox, service: IncidentService, snapshot: Callable[[], Snapshot],
                  *, on_outcome: Callable[[Outcome], None] | None = None,
                  checkpoint: Callable[[str], None] = lambda _phase: None,
-                 resolve: Resolver | None = None) -> None:
+                 resolve: Resolver | None = None, settle: Settle | None = None) -> None:
         self.checkpoint = checkpoint
+        self.settle = settle
         self.inbox = inbox
         self.service = service
         self.snapshot = snapshot
@@ -124,6 +131,9 @@ class Intake:
                 outcomes.append(judged)
             flush()
             done = [o for o in outcomes if o is not None]
+            if self.settle is not None and done:
+                # before the marks: a crash in between replays the batch, and what it keeps with it
+                self.settle(claim.connection, done, now)
             claim.mark([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
             deferred = claim.deferred
         if service is not self.service and any(o.incident_id is not None for o in done):

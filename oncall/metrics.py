@@ -78,6 +78,8 @@ class Metrics:
             "oncall_webhooks_rejected", "Inbound requests refused (ticket webhooks and Twilio callbacks), "
             "by endpoint and reason", ["endpoint", "reason"], registry=r)
         self.poll_errors = Counter("oncall_poll_errors", "Failed helpdesk polls", ["source"], registry=r)
+        self.handover_keep_failures = Counter(
+            "oncall_handover_keep_failures", "Decided tickets the morning hand-over could not record", registry=r)
         self.source_last_success = Gauge(
             "oncall_source_last_success_timestamp_seconds", "When a source was last heard from: "
             "via=poll a successful poll, via=webhook an authenticated webhook (Unix time)",

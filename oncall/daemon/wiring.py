@@ -148,11 +148,11 @@ class Daemon:
             self.engine,
             {name: wb for name, s in settings.sources.items() if (wb := writeback_for(name, s, self.http)) is not None},
             public=lambda name: settings.sources[name].public_replies, fence=self.keeper.fence("writeback"))
+        outcomes = IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock,
+                                  waiting=WaitingTickets(self.engine))
         self.intake = Intake(
-            self.inbox, self.service, self.configuration, checkpoint=self.checkpoint,
-            on_outcome=IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock,
-                                      waiting=WaitingTickets(self.engine)),
-            resolve=ticket_resolver(settings.sources, self._mappings, self.http))
+            self.inbox, self.service, self.configuration, checkpoint=self.checkpoint, on_outcome=outcomes,
+            resolve=ticket_resolver(settings.sources, self._mappings, self.http), settle=outcomes.settle)
         self.metrics.before_render(lambda: app.refresh_gauges(self))
         duties = self.roles.duties(duty_list(self, started))
         self.keeper.keep(d.name for d in duties if d.singleton)

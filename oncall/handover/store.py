@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, tuple_, update
 
 from oncall.handover.model import WaitingTicket, why_not_paged
 from oncall.rules import Decision
@@ -33,13 +35,7 @@ class WaitingTickets:
         """Keep (or refresh) a ticket that did not page for its desk's next opening; a ticket
         already handed over waits again only for a later opening. ``reason`` (default: the
         decision's, :func:`why_not_paged`) is what the hand-over says."""
-        assert decision.handover_at is not None
-        values = dict(desk=decision.desk, priority=ticket.priority.value,
-                      severity=ticket.severity.value if ticket.severity else None, customer=ticket.customer,
-                      subject=ticket.subject[:2000], status=ticket.status.value,
-                      reason=(reason or why_not_paged(decision))[:2000],
-                      rule=decision.rule, respond_by=decision.respond_by, handover_at=decision.handover_at,
-                      page_policy=decision.page_at_opening, updated_at=now)
+        values = _values(ticket, decision, reason, now)
         key = and_(table.c.source == source, table.c.ticket_id == ticket.id)
         with self.engine.begin() as conn:
             found = conn.execute(select(table.c.handed_over_at, table.c.handover_at).where(key)).first()
@@ -47,6 +43,50 @@ class WaitingTickets:
                 conn.execute(insert(table).values(source=source, ticket_id=ticket.id, received_at=now, **values))
             elif found.handed_over_at is None or found.handover_at < decision.handover_at:
                 conn.execute(update(table).where(key).values(handed_over_at=None, **values))
+
+    def keep(self, conn: Connection | None, changes: Sequence[Kept | Dropped], now: datetime) -> None:
+        """What one batch of decided tickets changes, in order, set-based: each :class:`Kept`
+        is :meth:`record`-ed, each :class:`Dropped` dropped. In ``conn`` (the batch's own
+        transaction) when given, else in one transaction of its own; replaying a batch writes
+        the same rows again."""
+        final: dict[tuple[str, str], Kept | Dropped] = {}
+        deleted: set[tuple[str, str]] = set()
+        for change in changes:
+            key = (change.source, change.ticket.id if isinstance(change, Kept) else change.ticket_id)
+            if isinstance(change, Dropped) or isinstance(final.get(key), Dropped):
+                deleted.add(key)  # dropped, or kept again after a drop: a row of its own
+            final[key] = change
+        if not final:
+            return
+        if conn is None:
+            with self.engine.begin() as own:
+                self._keep(own, final, deleted, now)
+        else:
+            self._keep(conn, final, deleted, now)
+
+    def _keep(self, conn: Connection, final: dict[tuple[str, str], Kept | Dropped], deleted: set[tuple[str, str]],
+              now: datetime) -> None:
+        key = tuple_(table.c.source, table.c.ticket_id)
+        if deleted:
+            conn.execute(delete(table).where(key.in_(sorted(deleted))))
+        kept = {k: c for k, c in final.items() if isinstance(c, Kept)}
+        if not kept:
+            return
+        found = {} if set(kept) <= deleted else {
+            (r.source, r.ticket_id): r for r in conn.execute(
+                select(table.c.source, table.c.ticket_id, table.c.handed_over_at, table.c.handover_at)
+                .where(key.in_(sorted(set(kept) - deleted))))}
+        new: list[dict[str, Any]] = []
+        for k, c in kept.items():
+            values = _values(c.ticket, c.decision, c.reason, now)
+            row = found.get(k)
+            if row is None:
+                new.append({"source": c.source, "ticket_id": c.ticket.id, "received_at": now, **values})
+            elif row.handed_over_at is None or row.handover_at < c.decision.handover_at:
+                conn.execute(update(table).where(and_(table.c.source == k[0], table.c.ticket_id == k[1]))
+                             .values(handed_over_at=None, **values))
+        if new:
+            conn.execute(_INSERT_KEPT, new)
 
     def drop(self, source: str, ticket_id: str, fence: Fencing = UNFENCED) -> bool:
         """The ticket was closed, or it paged: it no longer waits. ``fence``: the hand-over
@@ -85,3 +125,36 @@ class WaitingTickets:
                         table.c.handed_over_at.is_(None))).values(handed_over_at=now)).rowcount:
                     done.append(t)
         return done
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A ticket that did not page, to be kept for its desk's next opening (:meth:`WaitingTickets.keep`)."""
+
+    source: str
+    ticket: Ticket
+    decision: Decision
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A ticket that paged or was closed: it no longer waits (:meth:`WaitingTickets.keep`)."""
+
+    source: str
+    ticket_id: str
+
+
+# One statement for the batch's new rows (RETURNING: not a pipelined executemany on PostgreSQL,
+# whose idle-in-transaction limit would not run after it — see oncall.store.claims.bound_idleness).
+_INSERT_KEPT = insert(table).returning(table.c.ticket_id)
+
+
+def _values(ticket: Ticket, decision: Decision, reason: str | None, now: datetime) -> dict[str, Any]:
+    assert decision.handover_at is not None
+    return dict(desk=decision.desk, priority=ticket.priority.value,
+                severity=ticket.severity.value if ticket.severity else None, customer=ticket.customer,
+                subject=ticket.subject[:2000], status=ticket.status.value,
+                reason=(reason or why_not_paged(decision))[:2000],
+                rule=decision.rule, respond_by=decision.respond_by, handover_at=decision.handover_at,
+                page_policy=decision.page_at_opening, updated_at=now)

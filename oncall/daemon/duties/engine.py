@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
 from oncall import logs
 from oncall.config.snapshot import Snapshot
 from oncall.daemon.duties.base import ENGINE, DutyReport, Pacing
 from oncall.escalation.runner import Runner, RunReport
 from oncall.handover.model import why_no_longer_paged
-from oncall.handover.store import WaitingTickets
+from oncall.handover.store import Dropped, Kept, WaitingTickets
 from oncall.intake import Intake, Outcome
 from oncall.interfaces import Clock
 from oncall.metrics import Metrics
@@ -68,8 +71,9 @@ class EngineDuty:
 class IntakeOutcomes:
     """The intake's ``on_outcome``: each ticket event counted; values oncall did not know told
     to the admins; and, for a customer not entitled to after-hours help, the public
-    "the desk opens at …" reply queued for write-back; a ticket that did not page while its
-    desk was closed kept for the desk's hand-over (and dropped when it pages or is closed)."""
+    "the desk opens at …" reply queued for write-back. Its :meth:`settle`, the intake's
+    ``settle``: a ticket that did not page while its desk was closed kept for the desk's
+    hand-over (and dropped when it pages or is closed)."""
 
     def __init__(self, metrics: Metrics, vocabulary: VocabularyReports, writeback: WriteBackFeed,
                  snapshot: Callable[[], Snapshot], clock: Clock, *, waiting: WaitingTickets | None = None) -> None:
@@ -88,25 +92,38 @@ class IntakeOutcomes:
             except Exception:  # the ticket was decided already; telling the admins is best effort
                 log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
         d = outcome.decision
-        self._keep_waiting(outcome)
         if d is not None and not d.page and not d.entitled and not d.business_hours:
             desk = self.snapshot().desks.get(d.desk)
             self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
                                               desk.name or desk.id if desk else d.desk, self.clock.now(),
                                               template=self.snapshot().customer_replies.not_covered)
 
-    def _keep_waiting(self, outcome: Outcome) -> None:
+    def settle(self, conn: Connection | None, outcomes: list[Outcome], now: datetime) -> None:
+        """The intake's ``settle``: the batch's tickets that did not page while their desk was
+        closed kept for the desk's hand-over, those that paged or closed dropped — written
+        before the batch's events are marked processed, so a crash cannot lose one. A failure
+        here is logged and counted and the batch goes on: bookkeeping never holds up a page."""
         if self.waiting is None:
             return
-        d = outcome.decision
-        try:
+        changes: list[Kept | Dropped] = []
+        for outcome in outcomes:
+            d = outcome.decision
             if outcome.outcome in ("no_page", "cancelled") and d is not None and d.handover_at is not None \
                     and outcome.ticket is not None:
                 # a page called off at night (priority lowered): nobody is paged any more, so it waits too
                 t = outcome.ticket
                 reason = why_no_longer_paged(t.priority, t.severity, d) if outcome.outcome == "cancelled" else None
-                self.waiting.record(outcome.source, t, d, self.clock.now(), reason=reason)
+                changes.append(Kept(outcome.source, t, d, reason))
             elif outcome.outcome in ("paged", "cancelled") or outcome.event == "closed":
-                self.waiting.drop(outcome.source, outcome.ticket_id)
-        except Exception:  # the ticket was decided already; the hand-over is best effort
-            log.exception("handover.keep_failed", source=outcome.source, ticket_id=outcome.ticket_id)
+                changes.append(Dropped(outcome.source, outcome.ticket_id))
+        if not changes:
+            return
+        try:
+            if conn is None:
+                self.waiting.keep(None, changes, now)
+            else:
+                with conn.begin_nested():  # a failure here rolls back only the hand-over's rows
+                    self.waiting.keep(conn, changes, now)
+        except SQLAlchemyError:
+            log.exception("handover.keep_failed", tickets=len(changes))
+            self.metrics.handover_keep_failures.inc(len(changes))
