@@ -139,6 +139,11 @@ class Metrics:
         self.messages_claimed = Gauge(
             "oncall_messages_claimed", "Messages this instance holds a sending claim on (being handed to "
             "the provider now)", registry=r)
+        # ---- oncall run's worker child, as its web process sees it
+        self.worker_restarts = Counter(
+            "oncall_worker_restarts", "Worker child processes the web process had to replace, by reason: "
+            "exited (on its own), stalled (no progress for ONCALL_WORKER_STALL_SECONDS: killed)",
+            ["reason"], registry=r)
         self.lease_losses = Counter(
             "oncall_lease_losses", "Named leases this instance lost while it meant to keep them "
             "(another took them, or they lapsed: frozen, or the database out of reach)", ["name"], registry=r)

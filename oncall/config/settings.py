@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Several instances: how long a singleton duty may stay undone when the instance running
     # it dies, freezes or loses the database (its lease lasts 3/4 of this, renewed every 1/4).
     failover_seconds: float = Field(default=15.0, ge=1)
+    # `oncall run`: how long its worker child may go without proving progress (its event loop
+    # turning, its engine's runs completing database statements) before the web process kills
+    # and replaces it. Above the engine's 5 s claim renewals; keep it below failover_seconds.
+    worker_stall_seconds: float = Field(default=10.0, ge=6, le=300)
     # What `oncall run` starts: all (the web server here, the worker in a child it supervises),
     # web, or worker.
     role: str = Field(default="all", pattern="^(all|web|worker)$")

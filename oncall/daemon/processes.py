@@ -3,7 +3,8 @@
 - ``all`` (the default): this process is the web role — HTTP, and the ``reload`` duty — and
   supervises a worker child (:mod:`.worker_process`) that runs every other duty. One unit,
   one main process for systemd (its notify socket and watchdog stay with the web process; a
-  stuck or dead worker is restarted by its parent without taking intake down), the SQLite
+  dead worker, or one alive but making no progress for ``ONCALL_WORKER_STALL_SECONDS``
+  (:mod:`.liveness`), is restarted by its parent without taking intake down), the SQLite
   locks shared by inheritance, and wake-ups through the link rather than the database.
 - ``web`` / ``worker``: one role each, for two units or two hosts; on PostgreSQL the web role
   wakes the workers with ``NOTIFY`` (:mod:`.wake`), and a worker serves ``/healthz``,
@@ -29,6 +30,7 @@ import structlog
 from oncall import logs
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
+from oncall.daemon.liveness import Progress
 from oncall.daemon.snapshots import load_configuration
 from oncall.daemon.wake import NotifyListener, NotifyWaker, can_notify
 from oncall.daemon.wiring import Daemon, new_instance_id, open_store
@@ -86,10 +88,14 @@ def _fork_worker(s: Settings, snapshot: Snapshot, instance: str,
 def _link(daemon: Daemon, fd: int) -> None:
     # The link closing means the web process died without stopping its worker: a crash of
     # the instance, which its worker shares at once (as PR_SET_PDEATHSIG would have it).
+    # Each report carries the worker's proofs of progress, which its parent's watchdog judges.
     roles = daemon.roles
+    progress = Progress()
+    progress.observe(daemon.engine)
+    daemon.duties.watch = progress.running
     roles.report_to(ParentLink(fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
                                report=roles.report, on_parent_gone=_die,
-                               watched=lambda: bool(getattr(daemon.transport, "healthy", True))))
+                               watched=lambda: bool(getattr(daemon.transport, "healthy", True))), progress)
 
 
 def _die() -> None:
@@ -135,7 +141,8 @@ def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = 
     if role == "all":
         keep = [fd for lock in locks if (fd := lock.fileno()) is not None]
         roles.supervise(WorkerProcess(worker_argv(config, os.getpid(), instance), keep_fds=keep,
-                                      budget=s.shutdown_budget_seconds, first=first))
+                                      budget=s.shutdown_budget_seconds, first=first,
+                                      stall_after=s.worker_stall_seconds))
     elif child:
         assert link_fd is not None
         _link(daemon, link_fd)

@@ -10,7 +10,9 @@ A :class:`~oncall.daemon.wiring.Daemon` built with both (the default, and what t
 does everything in one process. ``oncall run`` (``--role all``) runs the web role and gives the
 worker a child process of its own (:mod:`.worker_process`): the web process wakes it when a
 ticket is stored, forwards webhook traffic to its silence monitor, and merges its reports —
-metrics, leases, schema gate, transport, polls — into ``/metrics`` and ``/readyz``.
+metrics, leases, schema gate, transport, polls, progress — into ``/metrics`` and ``/readyz``;
+a worker that stops making progress (:mod:`.liveness`) is killed and replaced, counted in
+``oncall_worker_restarts_total`` and, when it keeps happening, told to the admins as critical.
 ``--role web`` and ``--role worker`` run one role each (two units, or two hosts): on
 PostgreSQL the web role wakes workers with ``NOTIFY`` (:mod:`.wake`); on SQLite the worker's
 engine tick is the only wake-up.
@@ -24,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, func, select
 
+from oncall import logs
 from oncall.daemon.duties.reload import ReloadDuty
+from oncall.daemon.liveness import NO_REPORT, START_GRACE, Progress
+from oncall.daemon.threads import background
+from oncall.daemon.worker_process import STALLED
+from oncall.escalation.alerting import AlertSeverity
 from oncall.incidents.repo import SENDING
 from oncall.sources.health import SourceStatus
 from oncall.store.tables import notifications
@@ -35,9 +42,12 @@ if TYPE_CHECKING:
     from oncall.daemon.wiring import Daemon
     from oncall.daemon.worker_process import ParentLink, WorkerProcess
 
+log = logs.get("oncall.daemon")
+
 WEB_DUTIES = ("reload",)
-WORKER_STALE_AFTER = 5.0  # seconds without a report before /readyz calls the worker unresponsive
-WORKER_START_GRACE = 30.0  # seconds a starting worker counts as ready before its first report
+WORKER_STALE_AFTER = 5.0  # seconds without a report or progress before /readyz calls the worker unresponsive
+WORKER_START_GRACE = START_GRACE  # seconds the first worker counts as ready before its first report
+WORKER_LOST_ALERT = 3  # workers lost in a row (each up less than a minute) before the admins are told
 # Families the worker leaves out of its report: the web process counts reloads itself, and
 # reads the state gauges from the database at each scrape.
 WEB_OWNED = ("oncall_reloads", "oncall_reload_failures", "oncall_build_info")
@@ -87,8 +97,34 @@ class Roles:
         the daemon, woken on stored tickets, its reports merged."""
         self.links.worker = worker
         worker.on_report = self._absorb
+        worker.on_lost = self._worker_lost
         self.d.source_health.on_traffic = worker.heard
         self.d.metrics.merge_from(self._worker_metrics)
+        failover = self.d.settings.failover_seconds
+        if worker.stall_after is not None and worker.stall_after >= failover:
+            log.warning("worker.stall_limit_beyond_failover", stall_seconds=worker.stall_after,
+                        failover_seconds=failover, effect="a stuck worker keeps its leases this long")
+
+    def _worker_lost(self, reason: str, pid: int, in_a_row: int) -> None:
+        """The worker child exited or was killed as stalled: counted; told to the admins as
+        critical (paging is broken) once it keeps happening — at most once an hour."""
+        d = self.d
+        d.metrics.worker_restarts.labels(reason).inc()
+        if in_a_row < WORKER_LOST_ALERT:
+            return
+        now = d.clock.now()
+        what = "stalled (killed)" if reason == STALLED else "exited"
+        text = (f"the worker process of instance {d.instance_id} keeps failing: {in_a_row} lost in a row, "
+                f"the last (pid {pid}) {what}. Paging is broken on this instance while it has no working "
+                f"worker; it is being restarted with back-off.")
+        background(self._alert_worker_lost, f"worker-lost:{d.instance_id}:{now:%Y-%m-%dT%H}", text, now,
+                   name="worker-lost-alert")
+
+    def _alert_worker_lost(self, key: str, text: str, now: datetime) -> None:
+        try:
+            self.d.alerts.alert(key, text, now, severity=AlertSeverity.CRITICAL)
+        except Exception:  # the database or the transport out of reach: the log line stays
+            log.exception("worker.lost_alert_failed", text=text)
 
     def wake_with(self, waker: NotifyWaker) -> None:
         """Wake workers elsewhere through the database (``--role web`` on PostgreSQL)."""
@@ -111,8 +147,11 @@ class Roles:
 
     # ---- the worker process's side ------------------------------------------------------------
 
-    def report_to(self, link: ParentLink) -> None:
+    def report_to(self, link: ParentLink, progress: Progress | None = None) -> None:
+        """Report to the web process through ``link``, with ``progress`` (the worker's proofs
+        of progress, :mod:`.liveness`) in each report."""
         self.links.parent = link
+        self.links.progress = progress
 
     def listen_with(self, listener: NotifyListener) -> None:
         self.links.listener = listener
@@ -127,7 +166,7 @@ class Roles:
             "schema": d.gate.state().as_json(),
             "transport": {"name": d.transport_name, "healthy": bool(getattr(d.transport, "healthy", True))},
             "sources": [_status_json(s) for s in d.source_health.snapshot()],
-        }
+        } | ({"progress": self.links.progress.as_json()} if self.links.progress is not None else {})
 
     # ---- what /readyz shows ---------------------------------------------------------------
 
@@ -139,14 +178,18 @@ class Roles:
         if worker is not None:
             report = worker.latest()
             pid = worker.pid
+            verdict = worker.verdict()
             if pid is None:
                 checks["worker"] = (False, f"worker process not running (last exit {worker.last_exit}); restarting")
-            elif report is None:  # work waits in the database meanwhile
-                starting = worker.running_for() < WORKER_START_GRACE
+            elif report is None:  # the first one: work waits in the database meanwhile
+                starting = worker.last_lost is None and worker.running_for() < WORKER_START_GRACE
                 checks["worker"] = (starting, f"worker process {pid} starting" if starting else
-                                    f"worker process {pid} has not reported since it started")
-            elif report.age() > WORKER_STALE_AFTER:
-                checks["worker"] = (False, f"worker process {pid} silent for {report.age():.0f} s")
+                                    f"worker process {pid} starting, replacing one that {worker.last_lost}"
+                                    if worker.last_lost else f"worker process {pid} has not reported since it started")
+            elif verdict.seconds > WORKER_STALE_AFTER:
+                quiet = f"{verdict.seconds:.0f} s"
+                checks["worker"] = (False, f"worker process {pid} silent for {quiet}" if verdict.what == NO_REPORT
+                                    else f"worker process {pid}: its {verdict.what} made no progress for {quiet}")
             else:
                 schema = report.body.get("schema") or {}
                 ok = bool(schema.get("open", True))
@@ -186,6 +229,8 @@ class Roles:
             self.d.keeper.start()
         if links.worker is not None:
             links.worker.start()
+        if links.progress is not None:
+            links.progress.start_beating()
         if links.parent is not None:
             links.parent.start()
         if links.listener is not None:
@@ -212,6 +257,7 @@ class _Links:
     def __init__(self) -> None:
         self.worker: WorkerProcess | None = None
         self.parent: ParentLink | None = None
+        self.progress: Progress | None = None
         self.waker: NotifyWaker | None = None
         self.listener: NotifyListener | None = None
 

@@ -18,6 +18,7 @@ logged as such rather than as a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -51,6 +52,9 @@ class DutyRunner:
         self._bells: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        # Around each run, in the thread running it: the worker child's progress watch
+        # (:mod:`.liveness`) sees which duty runs where.
+        self.watch: Callable[[str], contextlib.AbstractContextManager[None]] = lambda _name: contextlib.nullcontext()
 
     @property
     def duties(self) -> list[Duty]:
@@ -66,9 +70,10 @@ class DutyRunner:
         """Run one duty once, as the scheduler does: ``None`` when ``may_run`` says no, else
         its report. Blocks; exceptions from the duty propagate."""
         duty = self.duty(name)
-        if not self.may_run(duty):
-            return None
-        return duty.run_once(now or self.clock.now())
+        with self.watch(name):
+            if not self.may_run(duty):
+                return None
+            return duty.run_once(now or self.clock.now())
 
     def wake(self, name: str) -> None:
         """Run ``name`` as soon as it is free; safe from any thread, a no-op until started."""

@@ -17,6 +17,11 @@ notices, monitors — runs in a child process the web process supervises:
   ``/readyz`` merge with the web process's own.
 - **Supervision**: a child that exits while the daemon is not stopping is started again after
   a back-off (0.5 s, doubling to 30 s; back to 0.5 s after a minute up), and logged.
+- **Watchdog**: a child alive but stalled — no report, or reports saying its event loop or its
+  engine made no progress (:mod:`.liveness`) — for ``ONCALL_WORKER_STALL_SECONDS`` is logged
+  (``worker.stalled``), killed with SIGKILL (a stuck process may ignore SIGTERM) and started
+  again like one that exited, with the same back-off. Each child lost, exited or stalled, is
+  told to ``on_lost`` with how many were lost in a row (reset after a minute up).
 - **Stop** (SIGTERM to the web process): webhooks answer 503, then the child gets SIGTERM and
   drains its duties within ``ONCALL_SHUTDOWN_BUDGET_SECONDS``; SIGKILL after that and 2 s.
 
@@ -42,6 +47,7 @@ from datetime import datetime
 from typing import Any
 
 from oncall import logs
+from oncall.daemon.liveness import Verdict, judge
 from oncall.daemon.threads import background
 
 log = logs.get("oncall.daemon")
@@ -50,6 +56,9 @@ MAX_MESSAGE = 4 * 1024 * 1024  # a report carries the worker's metrics
 REPORT_EVERY = 1.0  # seconds between the worker's unprompted reports
 WATCH_EVERY = 0.05  # seconds between looks at what makes a report go out early
 BACKOFF_FIRST, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0  # restart back-off, seconds
+CHECK_EVERY = 0.5  # seconds between the watchdog's looks at the child
+RESUMED_AFTER = 2.0  # the watchdog woke this much later than due: this process was frozen or starved
+EXITED, STALLED = "exited", "stalled"  # why a child was lost
 # Environment the child must not inherit: systemd's notify socket and watchdog belong to the
 # web process (NotifyAccess=main).
 PRIVATE_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID")
@@ -126,19 +135,32 @@ class WorkerProcess:
     def __init__(self, argv: Callable[[int], Sequence[str]], *, keep_fds: Sequence[int] = (),
                  budget: float = 8.0, env: dict[str, str] | None = None,
                  on_report: Callable[[dict[str, Any]], None] = lambda _body: None,
-                 first: tuple[int, socket.socket] | None = None) -> None:
+                 first: tuple[int, socket.socket] | None = None, stall_after: float | None = None,
+                 on_lost: Callable[[str, int, int], None] = lambda _reason, _pid, _in_a_row: None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``argv(fd)`` is a new child's command line given its end of the link; ``keep_fds``
         are descriptors it inherits (the SQLite instance locks); ``on_report`` sees each
         report (in the link's thread). ``first``: a child already forked, warm, at start (its
-        pid and this end of its link); restarts are spawned with ``argv``."""
+        pid and this end of its link); restarts are spawned with ``argv``. ``stall_after``:
+        the watchdog's limit in seconds (``None``: no watchdog); ``on_lost(reason, pid,
+        in_a_row)`` hears of each child lost (:data:`EXITED` or :data:`STALLED`), in the
+        supervisor's thread. ``clock``: monotonic seconds."""
         self.argv = argv
         self.keep_fds = tuple(keep_fds)
         self.budget = budget
         base = dict(os.environ if env is None else env)
         self.env = {k: v for k, v in base.items() if k not in PRIVATE_ENV}
         self.on_report = on_report
+        self.stall_after = stall_after
+        self.on_lost = on_lost
+        self.clock = clock
         self.restarts = 0
+        self.stalls = 0
+        self.lost_in_a_row = 0
         self.last_exit: int | None = None
+        self.last_lost: str | None = None  # why the last child was lost
+        self._stalled_pid: int | None = None
+        self._resumed = clock()
         self._first = first
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
@@ -149,7 +171,7 @@ class WorkerProcess:
         self._exited = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
-        self._spawned = time.monotonic()
+        self._spawned = clock()
 
     # ---- what the web process calls -----------------------------------------------------
 
@@ -182,11 +204,21 @@ class WorkerProcess:
 
     def running_for(self) -> float:
         """Seconds since the current child was started."""
-        return time.monotonic() - self._spawned
+        return self.clock() - self._spawned
+
+    def verdict(self, now: float | None = None) -> Verdict:
+        """How long the current child has gone without proving progress, and whether that
+        is a stall (:func:`~.liveness.judge`; never one without a watchdog limit)."""
+        with self._lock:
+            report, spawned = self._report, self._spawned
+        at = self.clock() if now is None else now
+        return judge(at, limit=self.stall_after if self.stall_after is not None else float("inf"),
+                     since=max(spawned, self._resumed), received=report.received if report else None,
+                     progress=report.body.get("progress") if report else None)
 
     def fresh_report(self, timeout: float = 1.0) -> WorkerReport | None:
         """Ask for a report and wait up to ``timeout`` for it; else the last one (or None)."""
-        asked = time.monotonic()
+        asked = self.clock()
         sock = self._sock
         if sock is None or not send(sock, {"op": "report"}):
             return self.latest()
@@ -196,16 +228,22 @@ class WorkerProcess:
 
     def state(self) -> dict[str, Any]:
         report = self.latest()
+        verdict = self.verdict()
         return {"pid": self.pid, "restarts": self.restarts, "last_exit": self.last_exit,
-                "last_report_seconds_ago": round(report.age(), 3) if report else None}
+                "last_report_seconds_ago": round(self.clock() - report.received, 3) if report else None,
+                "last_progress_seconds_ago": round(verdict.seconds, 3) if report else None,
+                "stalls": self.stalls}
 
     # ---- start, supervise, stop -------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, watch: bool = True) -> None:
         """Start the thread that supervises the child (it also spawns the restarts, so that
-        the kernel's parent-death signal follows a thread that lives as long as they do)."""
+        the kernel's parent-death signal follows a thread that lives as long as they do), and
+        the watchdog's (with a limit; ``watch`` False: a test calls :meth:`look` itself)."""
         self._thread = background(self._supervise, name="worker-supervisor")
         self._started.wait(10)
+        if self.stall_after is not None and watch:
+            background(self._watch, name="worker-watchdog")
 
     def stop(self, budget: float | None = None) -> int | None:
         """SIGTERM the child (it drains), SIGKILL it after ``budget`` + 2 s; its exit status."""
@@ -225,7 +263,7 @@ class WorkerProcess:
     def _adopt(self, child: _Child, ours: socket.socket) -> None:
         with self._lock:
             old, self._sock, self._child, self._report = self._sock, ours, child, None
-            self._spawned = time.monotonic()
+            self._spawned = self.clock()
         _close(old)
         background(self._read, ours, name="worker-link")
         log.info("worker.started", pid=child.pid)
@@ -249,7 +287,7 @@ class WorkerProcess:
     def _supervise(self) -> None:
         backoff = BACKOFF_FIRST
         while not self._stopping.is_set():
-            started = time.monotonic()
+            started = self.clock()
             try:
                 child = self._spawn()
             except OSError as exc:
@@ -267,9 +305,17 @@ class WorkerProcess:
             if self._stopping.is_set():
                 log.info("worker.stopped", pid=child.pid, code=code)
                 break
-            if time.monotonic() - started > STABLE_AFTER:
+            if self.clock() - started > STABLE_AFTER:
                 backoff = BACKOFF_FIRST
-            log.error("worker.exited", pid=child.pid, code=code, restart_in=backoff)
+                self.lost_in_a_row = 0
+            reason = STALLED if self._stalled_pid == child.pid else EXITED
+            self.lost_in_a_row += 1
+            self.last_lost = reason
+            log.error("worker.exited", pid=child.pid, code=code, reason=reason, restart_in=backoff)
+            try:
+                self.on_lost(reason, child.pid, self.lost_in_a_row)
+            except Exception:  # counting and telling must not stop the restart
+                log.exception("worker.on_lost_failed")
             if self._stopping.wait(backoff):
                 break
             backoff = min(BACKOFF_MAX, backoff * 2)
@@ -289,19 +335,57 @@ class WorkerProcess:
                 continue
             body = message.get("body") or {}
             with self._reported:
-                self._report = WorkerReport(received=time.monotonic(), body=body)
+                self._report = WorkerReport(received=self.clock(), body=body)
                 self._reported.notify_all()
             try:
                 self.on_report(body)
             except Exception:  # a bad report must not end the link
                 log.exception("worker.report_failed")
 
+    # ---- the watchdog --------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        last = self.clock()
+        while not self._stopping.wait(CHECK_EVERY):
+            try:
+                last = self.look(self.clock(), last)
+            except Exception:  # the watchdog must outlive anything odd in a report
+                log.exception("worker.watchdog_failed")
+                last = self.clock()
+
+    def look(self, now: float, last: float) -> float:
+        """The watchdog's pass at ``now``, its previous one at ``last``; returns ``now``."""
+        if now - last > CHECK_EVERY + RESUMED_AFTER:
+            # This process did not run meanwhile (stopped with its worker, or starved): the
+            # worker's silence is not its own, so the reckoning starts again now.
+            self._resumed = now
+            log.warning("worker.watchdog_resumed", late_seconds=round(now - last - CHECK_EVERY, 1))
+        self.check(now)
+        return now
+
+    def check(self, now: float | None = None) -> bool:
+        """One look at the child: kill it (SIGKILL) when it is stalled, and say so; whether it
+        was. The supervisor then starts another, as for a child that exited."""
+        child = self._child
+        if self.stall_after is None or child is None or not child.alive or self._stopping.is_set() \
+                or self._stalled_pid == child.pid:
+            return False
+        verdict = self.verdict(now)
+        if not verdict.stalled:
+            return False
+        self._stalled_pid = child.pid
+        self.stalls += 1
+        log.error("worker.stalled", pid=child.pid, silent_seconds=round(verdict.seconds, 1),
+                  waiting_on=verdict.what, limit_seconds=self.stall_after, action="SIGKILL, then restart")
+        child.signal(signal.SIGKILL)
+        return True
+
 
 class ParentLink:
     """The worker child's end of the link: wakes and webhook traffic in, reports out; the
     link closing means the web process is gone, and the worker stops."""
 
-    def __init__(self, fd: int, *, on_wake: Callable[[], None], on_heard: Callable[[str, datetime], None],
+    def __init__(self, fd: int, *, on_wake: Callable[[], None], on_heard: Callable[[str, datetime], object],
                  report: Callable[[], dict[str, Any]], on_parent_gone: Callable[[], None],
                  watched: Callable[[], object] = lambda: None) -> None:
         """``watched`` is polled every :data:`WATCH_EVERY`: when what it returns changes (the
