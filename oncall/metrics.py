@@ -80,6 +80,10 @@ class Metrics:
         self.poll_errors = Counter("oncall_poll_errors", "Failed helpdesk polls", ["source"], registry=r)
         self.handover_keep_failures = Counter(
             "oncall_handover_keep_failures", "Decided tickets the morning hand-over could not record", registry=r)
+        self.public_replies_failed = Counter(
+            "oncall_public_replies_failed", "Public replies to customers not posted, by source and outcome: "
+            "retry (tried again later), given_up, unknown (its poster stopped mid-post), not_queued",
+            ["source", "outcome"], registry=r)
         self.source_last_success = Gauge(
             "oncall_source_last_success_timestamp_seconds", "When a source was last heard from: "
             "via=poll a successful poll, via=webhook an authenticated webhook (Unix time)",

@@ -63,6 +63,7 @@ from oncall.sources.writeback import writeback_for
 from oncall.store.db import make_engine, upgrade
 from oncall.store.inbox import Inbox
 from oncall.store.leases import FencedCursors, LeaseStore
+from oncall.store.source_activity import SourceActivity
 from oncall.vocabulary import VocabularyReports
 from oncall.writeback_feed import WriteBackFeed
 
@@ -142,12 +143,14 @@ class Daemon:
         self.sink = GroupCommitSink(self.inbox)
         self.http = http or httpx.Client(timeout=HTTP_CLIENT_TIMEOUT)
         self.source_health = SourceHealth(
-            {name: s.silence_after for name, s in settings.sources.items()}, started_at=started)
+            {name: s.silence_after for name, s in settings.sources.items()}, started_at=started,
+            activity=SourceActivity(self.engine))
         self.pollers = self._pollers()
         self.writeback = WriteBackFeed(
             self.engine,
             {name: wb for name, s in settings.sources.items() if (wb := writeback_for(name, s, self.http)) is not None},
-            public=lambda name: settings.sources[name].public_replies, fence=self.keeper.fence("writeback"))
+            public=lambda name: settings.sources[name].public_replies, fence=self.keeper.fence("writeback"),
+            on_failure=lambda source, outcome: self.metrics.public_replies_failed.labels(source, outcome).inc())
         outcomes = IntakeOutcomes(self.metrics, self.vocabulary, self.writeback, self.configuration, self.clock,
                                   waiting=WaitingTickets(self.engine))
         self.intake = Intake(

@@ -115,8 +115,11 @@ def ticket_routes(sink: TicketSink, settings: Mapping[str, SourceSettings], mapp
             except SignatureError as exc:
                 log.warning("webhook.signature_refused", source=name, reason=str(exc))
                 return _error(401, str(exc))
-        if health is not None:
-            health.record_traffic(name, now)
+        if health is not None and health.record_traffic(name, now):  # stored every few seconds
+            try:
+                await run_in_threadpool(health.store, name, "webhook", now)
+            except Exception:  # the ticket matters more than the silence monitor's record of it
+                log.exception("webhook.activity_not_stored", source=name)
         header = helpdesk.event_id_header
         event_id = request.headers.get(header) if header else None
         try:

@@ -230,3 +230,36 @@ response_clocks = Table(
     Column("missed_at", UTCDateTime()),
     Index("ix_response_clocks_running", "responded_at", "warn_at"),
 )
+
+# Public replies to the customer (oncall/writeback_feed.py), queued by whichever instance decided
+# the ticket and posted by the write-back lease holder: one per ticket and kind, so a ticket
+# decided again (an update, a batch re-run after a crash) is not answered twice. ``status``:
+# queued (``next_attempt_at`` after a failed post) → sending (claimed under the lease, being
+# posted) → posted | failed (attempts used up) | unknown (the poster died mid-post: never re-sent).
+public_replies = Table(
+    "public_replies", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(100), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("queued_at", UTCDateTime(), nullable=False),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("posted_at", UTCDateTime()),
+    UniqueConstraint("source", "ticket_id", "kind", name="uq_public_replies_ticket_kind"),
+    Index("ix_public_replies_due", "status", "next_attempt_at"),
+)
+
+# When each ticket source was last heard from, by any instance or process (oncall/sources/health.py):
+# the last authenticated webhook and the last successful poll, each written at most every few
+# seconds per process; the silence monitor reads them.
+source_activity = Table(
+    "source_activity", metadata,
+    Column("source", String(100), primary_key=True),
+    Column("last_webhook", UTCDateTime()),
+    Column("last_poll", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -70,10 +70,10 @@ class EngineDuty:
 
 class IntakeOutcomes:
     """The intake's ``on_outcome``: each ticket event counted; values oncall did not know told
-    to the admins; and, for a customer not entitled to after-hours help, the public
-    "the desk opens at …" reply queued for write-back. Its :meth:`settle`, the intake's
-    ``settle``: a ticket that did not page while its desk was closed kept for the desk's
-    hand-over (and dropped when it pages or is closed)."""
+    to the admins. Its :meth:`settle`, the intake's ``settle`` (written before the batch's
+    events count as processed): for a customer not entitled to after-hours help, the public
+    "the desk opens at …" reply queued for write-back; a ticket that did not page while its
+    desk was closed kept for the desk's hand-over (and dropped when it pages or is closed)."""
 
     def __init__(self, metrics: Metrics, vocabulary: VocabularyReports, writeback: WriteBackFeed,
                  snapshot: Callable[[], Snapshot], clock: Clock, *, waiting: WaitingTickets | None = None) -> None:
@@ -91,18 +91,25 @@ class IntakeOutcomes:
                 self.vocabulary.unmapped(outcome.source, outcome.ticket_id, outcome.unmapped, self.clock.now())
             except Exception:  # the ticket was decided already; telling the admins is best effort
                 log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
-        d = outcome.decision
-        if d is not None and not d.page and not d.entitled and not d.business_hours:
-            desk = self.snapshot().desks.get(d.desk)
-            self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
-                                              desk.name or desk.id if desk else d.desk, self.clock.now(),
-                                              template=self.snapshot().customer_replies.not_covered)
+
+    def _queue_replies(self, conn: Connection | None, outcomes: list[Outcome], now: datetime) -> None:
+        """For a customer not entitled to after-hours help, the public "the desk opens at …"
+        reply queued for write-back (once per ticket, however often it is decided)."""
+        snap = self.snapshot()
+        for outcome in outcomes:
+            d = outcome.decision
+            if d is not None and not d.page and not d.entitled and not d.business_hours:
+                desk = snap.desks.get(d.desk)
+                self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
+                                                  desk.name or desk.id if desk else d.desk, now,
+                                                  template=snap.customer_replies.not_covered, conn=conn)
 
     def settle(self, conn: Connection | None, outcomes: list[Outcome], now: datetime) -> None:
         """The intake's ``settle``: the batch's tickets that did not page while their desk was
         closed kept for the desk's hand-over, those that paged or closed dropped — written
         before the batch's events are marked processed, so a crash cannot lose one. A failure
         here is logged and counted and the batch goes on: bookkeeping never holds up a page."""
+        self._queue_replies(conn, outcomes, now)
         if self.waiting is None:
             return
         changes: list[Kept | Dropped] = []

@@ -1,6 +1,8 @@
 """The silence duty: a helpdesk source quiet for longer than its ``SILENCE_AFTER`` — no
-authenticated webhook and no successful poll — is told to the admins, once per silence.
-Present when some source has ``SILENCE_AFTER``."""
+authenticated webhook and no successful poll, at any instance or process — is told to the
+admins, once per silence. What every process heard is read from the database (see
+:mod:`oncall.sources.health`), so webhooks answered by another instance count. Present when
+some source has ``SILENCE_AFTER``."""
 
 from __future__ import annotations
 
