@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from daemon_rig import SATURDAY_NIGHT, MakeRig, Rig, write_config
+from support.databases import scratch_postgres_database
 
 from oncall.config.settings import Settings
 from oncall.daemon import Daemon, open_store
@@ -48,3 +49,14 @@ def make_rig(tmp_path: Path) -> Iterator[MakeRig]:
 @pytest.fixture
 def rig(make_rig: MakeRig) -> Rig:
     return make_rig()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """One database for several instances (daemons built over it): an SQLite file, then a
+    scratch PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    with scratch_postgres_database("oncall_shared") as url:
+        yield url

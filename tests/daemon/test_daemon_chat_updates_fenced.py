@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from daemon_rig import DESK, MakeRig, Rig, write_config
-from support.databases import scratch_postgres_database
 from test_daemon_chat import ROOM
 
 from oncall.errors import LeaseLost
@@ -29,15 +28,6 @@ def chat() -> Iterator[FakeChat]:
     """Asked for first, so it stops after the daemons' HTTP clients are closed."""
     with FakeChat() as fake:
         yield fake
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    with scratch_postgres_database("oncall_chat_fence") as url:
-        yield url
 
 
 def instances(make_rig: MakeRig, url: str, chat: FakeChat, config: Path) -> tuple[Rig, Rig]:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from daemon_rig import MakeRig, Rig
-from support.databases import scratch_postgres_database
 
 from oncall.errors import LeaseLost
 
@@ -39,15 +36,6 @@ class Helpdesk:
 
     def public(self) -> list[tuple[str, str]]:
         return [(n["ticket_id"], n["text"]) for n in self.notes if n["public"]]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    with scratch_postgres_database("oncall_replies") as url:
-        yield url
 
 
 @pytest.fixture

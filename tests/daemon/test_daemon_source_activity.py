@@ -9,28 +9,15 @@ worker processes share one — or a scratch PostgreSQL database) with its own cl
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, timedelta
-from pathlib import Path
 
-import pytest
 from daemon_rig import MakeRig, Rig
-from support.databases import scratch_postgres_database
 
 from oncall.sources.health import WRITE_EVERY
 from oncall.sources.signatures import sign_generic
 from oncall.store.source_activity import SourceActivity
 
 SOURCES = {"generic": {"secret": "s3cret", "silence_after": "10m"}}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shared.db'}"
-        return
-    with scratch_postgres_database("oncall_activity") as url:
-        yield url
 
 
 def instances(make_rig: MakeRig, url: str) -> tuple[Rig, Rig]:
