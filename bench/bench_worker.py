@@ -311,9 +311,11 @@ def measure(url: str, snapshot: Snapshot) -> list[Row]:
 
 
 def run() -> list[Row]:
-    with open(os.devnull, "w") as devnull:  # the daemon's JSON log lines, written and dropped
-        logs.configure("json", "info", stream=devnull)
-        return _run_all()
+    # The daemon's JSON log lines, written and dropped. Left open: the handler stays configured
+    # for the benchmarks that run after this one in the same process.
+    devnull = open(os.devnull, "w")
+    logs.configure("json", "info", stream=devnull)
+    return _run_all()
 
 
 def _run_all() -> list[Row]:
