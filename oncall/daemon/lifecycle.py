@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -136,8 +137,19 @@ class Lifecycle:
         return server
 
     async def _watchdog(self, interval: float) -> None:
-        # Sent from the event loop itself: a stuck loop stops the keep-alives and systemd restarts us.
+        # Sent from the event loop itself: a stuck loop stops the keep-alives and systemd restarts
+        # us. A standalone worker (--role worker) also withholds them while its duties make no
+        # progress (a deadlock, a wedged database call): no web process watches it but systemd.
+        told = False
         while not self._stop.is_set():
-            self.notifier.watchdog()
+            stalled = self.daemon.roles.stalled()
+            if stalled is None:
+                self.notifier.watchdog()
+                told = False
+            elif not told:
+                told = True
+                log.error("worker.stalled", pid=os.getpid(), silent_seconds=round(stalled[0], 1),
+                          waiting_on=stalled[1], limit_seconds=self.daemon.settings.worker_stall_seconds,
+                          action="watchdog keep-alives withheld: systemd restarts the service")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=interval)

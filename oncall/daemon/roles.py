@@ -147,6 +147,22 @@ class Roles:
 
     # ---- the worker process's side ------------------------------------------------------------
 
+    @property
+    def standalone_worker(self) -> bool:
+        """``--role worker``: the duties with no web process of this instance watching them —
+        systemd's watchdog does, fed only while they progress (:meth:`stalled`)."""
+        return self.worker and not self.web and self.links.parent is None
+
+    def stalled(self) -> tuple[float, str] | None:
+        """A standalone worker's own verdict: the seconds without progress and what was quiet
+        (:mod:`.liveness`) once past ``ONCALL_WORKER_STALL_SECONDS``; ``None`` while it
+        progresses, and in every other process (a web process judges its worker child)."""
+        progress = self.links.progress
+        if progress is None or not self.standalone_worker:
+            return None
+        seconds, what = progress.quiet()
+        return (seconds, what) if seconds > self.d.settings.worker_stall_seconds else None
+
     def report_to(self, link: ParentLink, progress: Progress | None = None) -> None:
         """Report to the web process through ``link``, with ``progress`` (the worker's proofs
         of progress, :mod:`.liveness`) in each report."""
@@ -194,6 +210,10 @@ class Roles:
                 schema = report.body.get("schema") or {}
                 ok = bool(schema.get("open", True))
                 checks["worker"] = (ok, f"worker process {pid}" + ("" if ok else f": {schema.get('reason')}"))
+        elif self.standalone_worker and self.links.progress is not None:
+            seconds, what = self.links.progress.quiet()
+            checks["worker"] = (True, "this worker process") if seconds <= WORKER_STALE_AFTER else (
+                False, f"this worker process: its {what} made no progress for {seconds:.0f} s")
         return checks
 
     def detail(self) -> dict[str, Any]:
@@ -229,6 +249,10 @@ class Roles:
             self.d.keeper.start()
         if links.worker is not None:
             links.worker.start()
+        if self.standalone_worker and links.progress is None:
+            links.progress = Progress()
+            links.progress.observe(self.d.engine)
+            self.d.duties.watch = links.progress.running
         if links.progress is not None:
             links.progress.start_beating()
         if links.parent is not None:

@@ -15,6 +15,7 @@ from daemon_rig import MakeRig
 from sqlalchemy import create_engine, text
 
 from oncall.daemon.liveness import NO_REPORT, START_GRACE, Progress, Verdict, judge
+from oncall.daemon.roles import Roles
 from oncall.daemon.worker_process import CHECK_EVERY, STALLED, WorkerProcess
 from oncall.interfaces import Channel
 
@@ -250,3 +251,24 @@ def test_the_admins_are_told_when_workers_keep_being_lost(make_rig: MakeRig, tmp
     metrics = rig.daemon.metrics.render().decode()
     assert 'oncall_worker_restarts_total{reason="stalled"} 3.0' in metrics
     assert 'oncall_worker_restarts_total{reason="exited"} 1.0' in metrics
+
+
+def test_a_standalone_worker_judges_its_own_progress(make_rig: MakeRig) -> None:
+    """``--role worker`` (no web process above it): /readyz and the systemd keep-alives follow
+    its own proofs of progress."""
+    rig = make_rig()
+    now = [1000.0]
+    roles = Roles(rig.daemon, web=False, worker=True)
+    assert roles.standalone_worker
+    roles.links.progress = Progress(clock=lambda: now[0])
+    assert roles.stalled() is None and (True, "this worker process") == roles.readiness()["worker"]
+    now[0] += 6.0  # the event loop has not turned for 6 s
+    assert roles.stalled() is None  # within ONCALL_WORKER_STALL_SECONDS (10 s)
+    assert (False, "this worker process: its event loop made no progress for 6 s") == roles.readiness()["worker"]
+    now[0] += 5.0
+    assert (11.0, "event loop") == roles.stalled()
+    roles.links.progress.loop_turned()
+    assert roles.stalled() is None
+    both = Roles(rig.daemon, web=True, worker=True)
+    both.links.progress = Progress(clock=lambda: now[0] - 100)
+    assert not both.standalone_worker and both.stalled() is None and "worker" not in both.readiness()
