@@ -95,7 +95,7 @@ def _link(daemon: Daemon, fd: int) -> None:
     daemon.duties.watch = progress.running
     roles.report_to(ParentLink(fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
                                report=roles.report, on_parent_gone=_die,
-                               watched=lambda: bool(getattr(daemon.transport, "healthy", True))), progress)
+                               watched=roles.transport_watch), progress)
 
 
 def _die() -> None:

@@ -169,6 +169,20 @@ class Roles:
         self.links.parent = link
         self.links.progress = progress
 
+    def transport_watch(self) -> tuple[bool, int]:
+        """What the link to the web process watches to report at once: the transport's health
+        and how many outages it has suspected (one that is over already still changes this)."""
+        t = self.d.transport
+        return bool(getattr(t, "healthy", True)), int(getattr(t, "outages", 0))
+
+    def _transport_told(self) -> bool:
+        """The transport's health for a report: failing while it fails, and also in the first
+        report after an outage that began and ended between two reports — the web process's
+        ``/readyz`` shows every outage for a report at least, however short."""
+        healthy, outages = self.transport_watch()
+        told, self.links.outages_told = self.links.outages_told, outages
+        return healthy and outages == told
+
     def listen_with(self, listener: NotifyListener) -> None:
         self.links.listener = listener
 
@@ -180,7 +194,7 @@ class Roles:
             "metrics": d.metrics.render_own(WEB_OWNED),
             "leases": [lease.as_json() for lease in d.keeper.view()],
             "schema": d.gate.state().as_json(),
-            "transport": {"name": d.transport_name, "healthy": bool(getattr(d.transport, "healthy", True))},
+            "transport": {"name": d.transport_name, "healthy": self._transport_told()},
             "sources": [_status_json(s) for s in d.source_health.snapshot()],
         } | ({"progress": self.links.progress.as_json()} if self.links.progress is not None else {})
 
@@ -282,6 +296,7 @@ class _Links:
         self.worker: WorkerProcess | None = None
         self.parent: ParentLink | None = None
         self.progress: Progress | None = None
+        self.outages_told = 0  # the transport's outages the last report accounted for
         self.waker: NotifyWaker | None = None
         self.listener: NotifyListener | None = None
 

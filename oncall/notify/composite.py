@@ -37,6 +37,10 @@ class ChannelRouter:
     def healthy(self) -> bool:
         return all(getattr(t, "healthy", True) for t in set(self.routes.values()))
 
+    @property
+    def outages(self) -> int:
+        return sum(int(getattr(t, "outages", 0)) for t in set(self.routes.values()))
+
 
 def build_transport(settings: Any) -> tuple[Transport, str]:
     """(transport, description for the banner) from the process settings.
@@ -84,6 +88,10 @@ class CountingTransport:
     @property
     def healthy(self) -> bool:
         return bool(getattr(self.inner, "healthy", True))
+
+    @property
+    def outages(self) -> int:
+        return int(getattr(self.inner, "outages", 0))
 
     def send(self, message: Outbound) -> SendResult:
         channel = message.channel.value

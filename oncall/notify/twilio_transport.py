@@ -115,6 +115,7 @@ class TwilioTransport:
         self._client.region = None
         self._lock = threading.Lock()
         self._consecutive_failures = 0
+        self.outages = 0  # outages suspected so far: a short one still shows (see ``healthy``)
 
     def channels(self) -> frozenset[Channel]:
         # A messaging service cannot place calls; voice needs a number of our own.
@@ -174,6 +175,8 @@ class TwilioTransport:
             self._consecutive_failures += 1
             count = self._consecutive_failures
         if count == OUTAGE_THRESHOLD:
+            with self._lock:
+                self.outages += 1
             log.critical("twilio.outage_suspected", consecutive_failures=count, error=error)
 
     def _send_sms(self, message: Outbound) -> SendResult:

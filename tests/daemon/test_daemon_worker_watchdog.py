@@ -272,3 +272,24 @@ def test_a_standalone_worker_judges_its_own_progress(make_rig: MakeRig) -> None:
     both = Roles(rig.daemon, web=True, worker=True)
     both.links.progress = Progress(clock=lambda: now[0] - 100)
     assert not both.standalone_worker and both.stalled() is None and "worker" not in both.readiness()
+
+
+def test_an_outage_over_between_two_reports_is_still_reported_once(make_rig: MakeRig) -> None:
+    """The transport failed past its threshold and recovered within one watch period: the
+    worker's next report says failing (so /readyz shows it), the one after healthy again."""
+
+    class Transport:
+        healthy = True
+        outages = 0
+
+    rig = make_rig()
+    roles = Roles(rig.daemon, web=False, worker=True)
+    transport = Transport()
+    rig.daemon.transport = transport  # type: ignore[assignment]
+    watched = roles.transport_watch()
+    assert roles.report()["transport"]["healthy"]
+    transport.outages = 1  # suspected and over already: healthy again
+    assert roles.transport_watch() != watched, "the link reports at once"
+    assert [False, True] == [roles.report()["transport"]["healthy"] for _ in range(2)]
+    transport.healthy = False
+    assert not roles.report()["transport"]["healthy"]
