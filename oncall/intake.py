@@ -142,15 +142,6 @@ class Intake:
             self.on_outcome(outcome)
         return done, deferred
 
-    def process(self, item: InboxItem, now: datetime) -> Outcome:
-        """Process one stored event on its own."""
-        judged = self._judge(item, now=now)
-        if isinstance(judged, _Open):
-            return judged.outcome(self._open_all(self.service, [judged], now)[0])
-        if isinstance(judged, _Cancel):
-            return judged.run(self.service, now)
-        return judged
-
     def _open_all(self, service: IncidentService, jobs: list[_Open], now: datetime) -> list[Incident | OncallError]:
         if not jobs:
             return []

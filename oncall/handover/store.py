@@ -30,23 +30,10 @@ class WaitingTickets:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, source: str, ticket: Ticket, decision: Decision, now: datetime, *,
-               reason: str | None = None) -> None:
-        """Keep (or refresh) a ticket that did not page for its desk's next opening; a ticket
-        already handed over waits again only for a later opening. ``reason`` (default: the
-        decision's, :func:`why_not_paged`) is what the hand-over says."""
-        values = _values(ticket, decision, reason, now)
-        key = and_(table.c.source == source, table.c.ticket_id == ticket.id)
-        with self.engine.begin() as conn:
-            found = conn.execute(select(table.c.handed_over_at, table.c.handover_at).where(key)).first()
-            if found is None:
-                conn.execute(insert(table).values(source=source, ticket_id=ticket.id, received_at=now, **values))
-            elif found.handed_over_at is None or found.handover_at < decision.handover_at:
-                conn.execute(update(table).where(key).values(handed_over_at=None, **values))
-
     def keep(self, conn: Connection | None, changes: Sequence[Kept | Dropped], now: datetime) -> None:
         """What one batch of decided tickets changes, in order, set-based: each :class:`Kept`
-        is :meth:`record`-ed, each :class:`Dropped` dropped. In ``conn`` (the batch's own
+        kept for its desk's next opening, or refreshed (a ticket already handed over waits
+        again only for a later opening), each :class:`Dropped` dropped. In ``conn`` (the batch's own
         transaction) when given, else in one transaction of its own; replaying a batch writes
         the same rows again."""
         final: dict[tuple[str, str], Kept | Dropped] = {}

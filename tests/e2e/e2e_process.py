@@ -77,6 +77,23 @@ notifications:
 }
 
 
+def write_config_with_fast_policy(directory: Path, fast_policy: str, people: str = configs.PEOPLE) -> Path:
+    """:data:`CONFIG` with a ``fast`` policy of the test's own (its YAML after ``- id: fast``),
+    the ``slow`` one paging by SMS only, and ``people`` (e.g. with someone's own rules)."""
+    directory.mkdir()
+    (directory / "desk.yaml").write_text(CONFIG["desk.yaml"])
+    (directory / "oncall.yaml").write_text(people + "escalation_policies:\n  - id: fast\n" + fast_policy + """\
+  - id: slow
+    steps:
+      - {targets: [{schedule: emergency}], contact: sms, delay: 10m}
+notifications:
+  admins: [gina]
+  sms: {min_interval: 1s}
+  voice: {min_interval: 1s}
+""")
+    return directory
+
+
 def ticket(ticket_id: str, customer: str = "fast", **extra: Any) -> bytes:
     now = datetime.now(UTC).isoformat()
     data = {"id": ticket_id, "source": "generic", "subject": "Production down", "priority": "urgent",

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_process import CONFIG, DaemonProcess, ticket, wait_until
-from support import configs
+from e2e_process import DaemonProcess, ticket, wait_until, write_config_with_fast_policy
 
 from oncall.testing.fake_twilio import FakeTwilio, SentMessage
 from oncall.testing.twilio_doubles import FROM_NUMBER
@@ -22,31 +21,18 @@ from oncall.testing.twilio_doubles import FROM_NUMBER
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_SECONDS = 3.0
-POLICIES = f"""\
-escalation_policies:
-  - id: fast
+FAST = f"""\
     steps:
       - {{targets: [{{schedule: emergency}}], contact: sms, delay: 10m}}
       - {{targets: [{{person: gina}}], contact: sms, delay: 10m}}
     repeat: 1
     ack_timeout: {TIMEOUT_SECONDS:g}s
-  - id: slow
-    steps:
-      - {{targets: [{{schedule: emergency}}], contact: sms, delay: 10m}}
-notifications:
-  admins: [gina]
-  sms: {{min_interval: 1s}}
-  voice: {{min_interval: 1s}}
 """
 
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "config"
-    directory.mkdir()
-    (directory / "desk.yaml").write_text(CONFIG["desk.yaml"])
-    (directory / "oncall.yaml").write_text(configs.PEOPLE + POLICIES)
-    return directory
+    return write_config_with_fast_policy(tmp_path / "config", FAST)
 
 
 def acknowledge(daemon: DaemonProcess, fake: FakeTwilio, sms: SentMessage) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e_process import CONFIG, PHONES, DaemonProcess, ticket, wait_until
+from e2e_process import PHONES, DaemonProcess, ticket, wait_until, write_config_with_fast_policy
 from support import configs
 
 from oncall.testing.fake_twilio import FakeTwilio
@@ -24,32 +24,19 @@ CALL_AFTER = 4.0
 SECOND_CALL_AFTER = 8.0
 ERIN_RULES = (f"    notify: [{{via: sms, after: 0s}}, {{via: voice, after: {CALL_AFTER:g}s}}, "
               f"{{via: voice, after: {SECOND_CALL_AFTER:g}s}}]\n")
-POLICIES = f"""\
-escalation_policies:
-  - id: fast
+FAST = f"""\
     steps:
       - {{targets: [{{person: erin}}], contact: own, delay: {STEP_DELAY:g}s}}
       - {{targets: [{{person: frank}}, {{person: erin}}], contact: own, delay: 10m}}
     repeat: 0
-  - id: slow
-    steps:
-      - {{targets: [{{schedule: emergency}}], contact: sms, delay: 10m}}
-notifications:
-  admins: [gina]
-  sms: {{min_interval: 1s}}
-  voice: {{min_interval: 1s}}
 """
 
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "config"
-    directory.mkdir()
     people = configs.PEOPLE.replace("  - id: erin\n", "  - id: erin\n" + ERIN_RULES)
     assert ERIN_RULES in people
-    (directory / "desk.yaml").write_text(CONFIG["desk.yaml"])
-    (directory / "oncall.yaml").write_text(people + POLICIES)
-    return directory
+    return write_config_with_fast_policy(tmp_path / "config", FAST, people)
 
 
 def test_own_rules_text_then_call_a_later_step_keeps_the_chain_and_an_ack_stops_it(
