@@ -15,6 +15,15 @@ if ! echo "$cluster" | grep -q online; then
 fi
 as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -c "$1"; else sudo -n -u postgres sh -c "$1"; fi; }
 for _ in $(seq 1 50); do as_pg "pg_isready -q -p $port" && break; sleep 0.2; done
+# The chaos test reads when each acknowledgement committed (pg_xact_commit_timestamp): the
+# audit row's own time is taken before the transaction, which may wait for a frozen
+# instance's locks. The setting needs a restart; done once per cluster.
+if [ "$(as_pg "psql -p $port -tAc 'SHOW track_commit_timestamp'")" != on ]; then
+  as_pg "psql -p $port -qc 'ALTER SYSTEM SET track_commit_timestamp = on'" >&2 \
+    && pg_ctlcluster "$ver" "$name" restart >&2 \
+    || echo "test-postgres: cannot turn on track_commit_timestamp" >&2
+  for _ in $(seq 1 50); do as_pg "pg_isready -q -p $port" && break; sleep 0.2; done
+fi
 as_pg "psql -p $port -tAc \"SELECT 1 FROM pg_roles WHERE rolname='oncall'\"" | grep -q 1 \
   || as_pg "psql -p $port -qc \"CREATE ROLE oncall LOGIN PASSWORD 'oncall' CREATEDB\"" >&2
 as_pg "psql -p $port -tAc \"SELECT 1 FROM pg_database WHERE datname='oncall_test'\"" | grep -q 1 \

@@ -22,7 +22,8 @@ it sent; these checks read those records and the ledger and return every broken 
   stated tolerance ``2·react``. Overlapping faults chain (each hold still ends ``F`` after its
   fault at the latest); the summary counts steps that needed a chain;
 * **acknowledgements**: no page reaches Twilio more than ``react`` after the
-  acknowledgement's commit (the audit row's time) — unless its sender, or the instance the
+  acknowledgement's commit (PostgreSQL's commit timestamp: the audit row's own time is
+  taken before the transaction, which may wait for a frozen instance's locks) — unless its sender, or the instance the
   reply went to, was frozen across the acknowledgement and the page came within ``react`` of
   that SIGCONT: a message claimed before the acknowledgement, handed over on waking. If that
   freeze outlasted the claim (``F``), the sender can only have been frozen between its last
@@ -184,8 +185,10 @@ def check_lateness(steps: Iterable[DueStep], faults: Sequence[Fault], bounds: Bo
 class Ack:
     incident_id: int
     person: str
-    at: float  # the audit row's time: the acknowledgement's commit
+    at: float  # the acknowledgement's commit (PostgreSQL's commit timestamp of its audit row)
     via: tuple[str, ...]  # instances the reply was posted to
+    asked: float | None = None  # the audit row's own time: taken before any wait for a lock
+    answered: float | None = None  # when the reply's HTTP answer came back
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,5 +218,20 @@ def pages_after_acks(acks: Iterable[Ack], pages: Iterable[Page], faults: Sequenc
                 continue
             why = " (its sender woke from a freeze longer than its claim and recorded it sent)" if woke else ""
             problems.append(f"incident {ack.incident_id}: page {page.key} from {page.sender} reached Twilio "
-                            f"{page.arrived - ack.at:.2f} s after the acknowledgement by {ack.person}{why}")
+                            f"{page.arrived - ack.at:.2f} s after the acknowledgement by {ack.person}{why}"
+                            + _ack_story(ack, page, faults))
     return problems
+
+
+def _ack_story(ack: Ack, page: Page, faults: Sequence[Fault]) -> str:
+    """The times around an acknowledgement a page came after, relative to its commit: for the
+    reader of a failure."""
+    def rel(t: float) -> str:
+        return f"{t - ack.at:+.2f} s"
+
+    start = min(ack.at, ack.asked if ack.asked is not None else ack.at) - 5
+    near = [f"{f.kind} {f.instance} {rel(f.began)}..{rel(f.ended) if f.ended != math.inf else 'end'}"
+            for f in faults if f.began <= page.arrived and f.ended >= start]
+    return ("; audit time " + (rel(ack.asked) if ack.asked is not None else "?")
+            + ", answered " + (rel(ack.answered) if ack.answered is not None else "never")
+            + f", via {'/'.join(ack.via) or '?'}; faults near: {', '.join(near) or 'none'}")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, literal_column, null, select, text
 
 from oncall.store.tables import audit, notifications
 from support.chaos_fakes import Arrival
@@ -62,6 +62,7 @@ class ChaosResult:
     excused: list[str] = field(default_factory=list)  # steps past the bound that only a chain of faults allows
     steps_checked: int = 0
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent starting, healing, settling, stopping
+    ack_waits: list[float] = field(default_factory=list)  # each acknowledgement: commit - its audit row's time
 
     def summary(self) -> str:
         kinds = Counter(f.kind for f in self.faults)
@@ -79,8 +80,25 @@ class ChaosResult:
                 f"worst lateness {self.worst:.2f} s over {self.steps_checked} due steps, "
                 f"{self.worst_single:.2f} s where at most one fault could hold the step (bound "
                 f"{bounds.bound:g} s = F {bounds.failover:g} s + {bounds.tolerance:g} s); {self.chained} steps "
-                f"under overlapping faults, {self.beyond_bound} of them past the bound"
+                f"under overlapping faults, {self.beyond_bound} of them past the bound; "
+                f"acknowledgements committed {_spread(self.ack_waits)}"
                 + "".join(f"\n  past the bound: {e}" for e in self.excused))
+
+
+def _spread(values: Sequence[float]) -> str:
+    if not values:
+        return "(none)"
+    return (f"{values[len(values) // 2]:.3f} s after their audit time (median; at most "
+            f"{values[-1]:.2f} s)")
+
+
+def _committed(conn: Connection) -> ColumnElement[Any]:
+    """When each audit row's transaction committed, where PostgreSQL keeps commit times
+    (``track_commit_timestamp``, which ``scripts/test-postgres.sh`` turns on); else NULL,
+    and the audit row's own time stands in."""
+    if conn.execute(text("SHOW track_commit_timestamp")).scalar() == "on":
+        return func.pg_xact_commit_timestamp(literal_column("audit.xmin")).label("committed")
+    return null().label("committed")
 
 
 def _ts(value: Any) -> float:
@@ -138,7 +156,7 @@ def check(result: ChaosResult, *, reader: Engine, stream_accepted: dict[str, flo
     plan = result.plan
     ledger = read_ledger(reader)
     with reader.connect() as conn:
-        ack_rows = conn.execute(select(audit.c.incident_id, audit.c.at, audit.c.actor)
+        ack_rows = conn.execute(select(audit.c.incident_id, audit.c.at, audit.c.actor, _committed(conn))
                                 .where(audit.c.kind == "acknowledged").order_by(audit.c.id)).all()
         unknown = conn.execute(select(notifications.c.id, notifications.c.claimed_by)
                                .where(notifications.c.status == UNKNOWN)).all()
@@ -150,11 +168,19 @@ def check(result: ChaosResult, *, reader: Engine, stream_accepted: dict[str, flo
     problems += check_steps(ledger)
     problems += check_sends(ledger, twilio_keys(messages))
 
+    # When each acknowledgement committed: PostgreSQL's commit timestamp; where the server
+    # keeps none, the reply's answer (which came after the commit), else the audit row's time.
+    answered = {r.incident_id: r.answered for r in replies}
     acked_at: dict[int, float] = {}
+    asked_at: dict[int, float] = {}  # the audit row's time: before any wait for a lock
     for row in ack_rows:
         if row.incident_id in acked_at:
             problems.append(f"incident {row.incident_id}: acknowledged twice (audit)")
-        acked_at.setdefault(row.incident_id, _ts(row.at))
+            continue
+        asked_at[row.incident_id] = _ts(row.at)
+        acked_at[row.incident_id] = (_ts(row.committed) if row.committed is not None
+                                     else answered.get(row.incident_id) or _ts(row.at))
+    result.ack_waits = sorted(acked_at[i] - asked_at[i] for i in acked_at)
     states = {i.id: i for i in ledger.incidents}
     for reply in replies:
         inc = states.get(reply.incident_id)
@@ -164,7 +190,8 @@ def check(result: ChaosResult, *, reader: Engine, stream_accepted: dict[str, flo
         elif inc is None or inc.state != "acknowledged" or inc.acknowledged_by != reply.person:
             problems.append(f"incident {reply.incident_id}: acknowledgement by {reply.person} lost ({inc})")
     vias = {r.incident_id: tuple(r.vias) for r in replies}
-    acks = [Ack(incident_id=i, person=states[i].acknowledged_by or "?", at=at, via=vias.get(i, ()))
+    acks = [Ack(incident_id=i, person=states[i].acknowledged_by or "?", at=at, via=vias.get(i, ()),
+                asked=asked_at[i], answered=answered.get(i))
             for i, at in acked_at.items() if i in states]
 
     first_arrival: dict[str, float] = {}
