@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -92,6 +93,10 @@ class Settings(BaseSettings):
     @classmethod
     def _source_names(cls, v: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
         return {k.lower(): s for k, s in v.items()}
+
+    @property
+    def failover(self) -> timedelta:
+        return timedelta(seconds=self.failover_seconds)
 
     @property
     def listen_host(self) -> str:

@@ -76,7 +76,8 @@ def _fork_worker(s: Settings, snapshot: Snapshot, instance: str,
         os.setsid()  # a terminal's Ctrl-C is the web process's to handle
         for name in PRIVATE_ENV:
             os.environ.pop(name, None)
-        daemon = Daemon(s, engine=make_engine(s.database_url), snapshot=snapshot, web=False, worker=True,
+        daemon = Daemon(s, engine=make_engine(s.database_url, idle_limit=s.failover), snapshot=snapshot,
+                        web=False, worker=True,
                         instance_id=instance)
         _link(daemon, theirs.detach())
         return Started(daemon=daemon, inherited=locks)
@@ -122,7 +123,8 @@ def start_daemon(s: Settings, role: str, *, now: datetime, config: str | None = 
             if worker:
                 locks.append(InstanceLock.acquire(s.database_url, worker=True))
         snapshot = load_configuration(s, now)
-        engine = make_engine(s.database_url) if child else open_store(s.database_url)
+        engine = (make_engine(s.database_url, idle_limit=s.failover) if child
+                  else open_store(s.database_url, s.failover))
         first: tuple[int, socket.socket] | None = None
         if role == "all":
             engine.dispose()  # no connection of this process's may cross into the child

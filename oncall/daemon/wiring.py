@@ -82,11 +82,12 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def open_store(url: str) -> Engine:
+def open_store(url: str, idle_limit: timedelta | None = None) -> Engine:
     """An engine over ``url`` with its schema migrated to this version: the explicit step
-    before a :class:`Daemon` is built over a database. Raises ``SQLAlchemyError`` and
+    before a :class:`Daemon` is built over a database (``idle_limit``: see
+    :func:`~oncall.store.db.make_engine`). Raises ``SQLAlchemyError`` and
     :class:`~oncall.errors.StoreError` (a schema written by a newer oncall)."""
-    engine = make_engine(url)
+    engine = make_engine(url, idle_limit=idle_limit)
     try:
         upgrade(engine)
     except BaseException:
@@ -114,10 +115,10 @@ class Daemon:
         self.http_warning: str | None = None  # set when the descriptor limit lowers max_connections
         started = self.clock.now()
         loaded = snapshot or load_configuration(settings, started)
-        self.engine = engine or make_engine(settings.database_url)
+        self.engine = engine or make_engine(settings.database_url, idle_limit=settings.failover)
         self.gate = SchemaGate(self.engine)
         self.keeper = LeaseKeeper(LeaseStore(self.engine, self.instance_id, clock=self.clock.now), (),
-                                  failover=timedelta(seconds=settings.failover_seconds), gate=self.gate,
+                                  failover=settings.failover, gate=self.gate,
                                   metrics=self.metrics, on_acquired=self._lease_acquired)
         self.roles = Roles(self, web=web, worker=worker)
         # Overrides made on the web live in the database; every reader sees them merged in.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +37,21 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("ONCALL_DATABASE_URL") or DEFAULT_URL
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """An Engine for ``url`` (see :func:`database_url`); creates the SQLite directory."""
+def make_engine(url: str | None = None, *, idle_limit: timedelta | None = None, **kwargs: Any) -> Engine:
+    """An Engine for ``url`` (see :func:`database_url`); creates the SQLite directory.
+
+    ``idle_limit`` (the daemon's ``ONCALL_FAILOVER_SECONDS``): on PostgreSQL, every session of
+    the engine is ended by the server when it sits that long idle in the middle of a
+    transaction — a process frozen there (SIGSTOP, a paused VM, a host gone without a word)
+    gives back the rows it locked to the other instances within the failover bound, whatever
+    it was doing: an acknowledgement half written holds its incident no longer. The claims
+    and fenced duties set the same bound on their own transactions (``SET LOCAL``)."""
     parsed = make_url(database_url(url))
     if parsed.get_backend_name() != "sqlite":
-        return _pinging_when_idle(create_engine(parsed, **kwargs))
+        engine = _pinging_when_idle(create_engine(parsed, **kwargs))
+        if idle_limit is not None:
+            _bounding_idleness(engine, idle_limit)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, **kwargs)
@@ -63,6 +74,19 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _bounding_idleness(engine: Engine, limit: timedelta) -> None:
+    millis = max(1, int(limit.total_seconds() * 1000))
+
+    @event.listens_for(engine, "connect")
+    def _bound(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {millis}")
+        finally:
+            cursor.close()
+        dbapi_conn.commit()
 
 
 def _pinging_when_idle(engine: Engine) -> Engine:

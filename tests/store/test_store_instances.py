@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from support.databases import scratch_postgres_database
 
+from oncall.daemon.wiring import open_store
 from oncall.store import db
 from oncall.store.db import current_revision, head_revision, make_engine
 
@@ -49,3 +52,44 @@ def test_a_pooled_connection_dropped_while_idle_is_replaced_when_next_used(monke
                 assert dropped != conn.execute(text("SELECT pg_backend_pid()")).scalar()
         finally:
             engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_session_frozen_in_a_transaction_gives_its_locks_back_after_the_idle_limit() -> None:
+    """An instance frozen in the middle of any transaction (an acknowledgement half written, not
+    only a claim) holds its row locks for the failover bound at most: the server ends its
+    session, the other instance's wait ends, and the frozen one's next statement fails."""
+    with scratch_postgres_database() as url:
+        frozen = make_engine(url, idle_limit=timedelta(milliseconds=400))
+        other = make_engine(url)
+        try:
+            with other.begin() as conn:
+                conn.execute(text("CREATE TABLE held (id integer PRIMARY KEY, state text)"))
+                conn.execute(text("INSERT INTO held VALUES (1, 'triggered')"))
+            with frozen.connect() as stuck:
+                stuck.begin()
+                stuck.execute(text("UPDATE held SET state = 'acknowledged' WHERE id = 1"))
+                # the process stops here; the other instance waits for the row (10 s at most)
+                with other.begin() as conn:
+                    conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                    assert "triggered" == conn.execute(text("SELECT state FROM held WHERE id = 1 FOR UPDATE")).scalar()
+                with pytest.raises(DBAPIError, match="idle-in-transaction"):
+                    stuck.execute(text("SELECT 1"))
+        finally:
+            frozen.dispose()
+            other.dispose()
+
+
+@pytest.mark.postgres
+def test_the_daemons_store_bounds_every_sessions_idle_transactions_by_the_failover_bound() -> None:
+    with scratch_postgres_database() as url:
+        bounded = open_store(url, timedelta(seconds=15))
+        plain = make_engine(url)
+        try:
+            with bounded.connect() as conn:
+                assert "15s" == conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+            with plain.connect() as conn:
+                assert "0" == conn.execute(text("SHOW idle_in_transaction_session_timeout")).scalar()
+        finally:
+            bounded.dispose()
+            plain.dispose()
