@@ -3,7 +3,7 @@
 ``ONCALL_FAULT_KILL_AT=phase:N`` makes the daemon SIGKILL itself the Nth time it
 passes checkpoint ``phase`` (e.g. ``before_send:1``). Unset — always, in production —
 every checkpoint is a no-op. Phases: ``accepted`` (ticket stored, not processed),
-``incident_opened`` (incident committed, event not marked processed), the runner's
+``incident_opened`` (incident written in the batch's transaction, not committed), the runner's
 ``stepped``, ``released``, ``claiming`` (a message about to be claimed: still
 ``pending``), ``before_send`` (claimed, not yet handed over), ``after_send``,
 ``settled``, and ``acknowledged`` (acknowledgement committed, reply not yet answered).

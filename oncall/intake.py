@@ -1,9 +1,9 @@
 """Processing stored ticket events: lifecycle → decision → incident.
 
 Webhooks and pollers only store tickets (the inbox); this module turns each stored
-event into what it means, once. Processing is idempotent: a crash between opening
-an incident and marking the event processed replays the event, and opening an
-incident for a ticket that already has one only updates it.
+event into what it means, once. A batch's changes commit with its events marked
+processed, so a crash replays the whole batch; and processing is idempotent anyway:
+opening an incident for a ticket that already has one only updates it.
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ class Outcome:
 
 
 Resolver = Callable[[Ticket, datetime], Ticket]
-Settle = Callable[["Connection | None", list[Outcome], datetime], None]
-"""What a batch's outcomes keep beyond the incidents (the desks' hand-over), written before
-its events are marked processed: in the batch's transaction (PostgreSQL), else in one of
-its own. It must not raise for its own failures (log them): the batch's paging goes on."""
+Settle = Callable[[Connection, list[Outcome], datetime], None]
+"""What a batch's outcomes keep beyond the incidents (the desks' hand-over), written in the
+batch's transaction before its events are marked processed. It must not raise for its own
+failures (log them, in a savepoint): the batch's paging goes on."""
 
 
 class Intake:
@@ -86,7 +86,9 @@ class Intake:
         The daemon alternates batches with the escalation runner, so pages go out while a
         burst of tickets is still arriving instead of after it. The batch is claimed from the
         inbox (:meth:`oncall.store.inbox.Inbox.claim`: on PostgreSQL no other instance gets
-        these events, and the batch's changes commit with their marks). Incidents the batch
+        these events), judged, and its changes written in one transaction with their marks
+        (:meth:`~oncall.store.inbox.InboxClaim.writing`): the incidents it opens or cancels
+        commit with the events marked processed, or not at all. Incidents the batch
         opens are opened together, set-based; any other change (a cancellation) first
         flushes the opens queued before it, so events still take effect in order. Events
         left out because another worker holds an earlier event of their ticket are taken
@@ -102,45 +104,58 @@ class Intake:
             items = claim.items
             if not items:
                 return [], claim.deferred
-            service = self.service if claim.connection is None else self.service.within(claim.connection)
-            # Events of this batch are marked processed together at its end; until then a later
-            # event of the same ticket compares with the earlier one here.
+            # First what each event means, writing nothing (helpdesk look-ups may wait): on
+            # SQLite the file's one write lock is not held meanwhile. Events of this batch are
+            # marked processed together at its end; until then a later event of the same
+            # ticket compares with the earlier one here.
             seen = dict(claim.previous)
-            outcomes: list[Outcome | None] = []
-            opens: list[tuple[int, _Open]] = []
-
-            def flush() -> None:
-                results = self._open_all(service, [o for _, o in opens], now)
-                for (index, job), result in zip(opens, results, strict=True):
-                    outcomes[index] = job.outcome(result)
-                opens.clear()
-
+            judged: list[Outcome | _Open | _Cancel] = []
             for item in items:
-                claim.alive()  # the look-ups _judge may make wait outside the database
-                judged = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
-                                     previous_known=True, now=now)
-                if not isinstance(judged, Outcome) or judged.outcome != "invalid":
+                claim.alive()
+                one = self._judge(item, previous_json=seen.get((item.source, item.ticket_id)),
+                                  previous_known=True, now=now)
+                if not isinstance(one, Outcome) or one.outcome != "invalid":
                     seen[(item.source, item.ticket_id)] = item.ticket_json
-                if isinstance(judged, _Open):
-                    opens.append((len(outcomes), judged))
-                    outcomes.append(None)
-                    continue
-                if isinstance(judged, _Cancel):
-                    flush()
-                    judged = judged.run(service, now)
-                outcomes.append(judged)
-            flush()
-            done = [o for o in outcomes if o is not None]
-            if self.settle is not None and done:
-                # before the marks: a crash in between replays the batch, and what it keeps with it
-                self.settle(claim.connection, done, now)
-            claim.mark([(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
+                judged.append(one)
+            # Then the batch's changes, in the events' order, with its marks: one transaction.
+            with claim.writing() as conn:
+                done = self._apply(self.service.within(conn), judged, now)
+                if self.settle is not None and done:
+                    # before the marks: a crash in between replays the batch, and what it keeps with it
+                    self.settle(conn, done, now)
+                claim.mark(conn, [(o.item_id, f"{o.outcome}: {o.detail}"[:1000]) for o in done], now)
             deferred = claim.deferred
-        if service is not self.service and any(o.incident_id is not None for o in done):
+        if any(o.incident_id is not None for o in done):
             self.service.on_change()  # after the commit: the runner sees what the batch did
         for outcome in done:
             self.on_outcome(outcome)
         return done, deferred
+
+    def _apply(self, service: IncidentService, judged: list[Outcome | _Open | _Cancel],
+               now: datetime) -> list[Outcome]:
+        """The judged events' changes through ``service`` (in the batch's transaction). Incidents
+        are opened together, set-based; a cancellation first flushes the opens queued before
+        it, so events still take effect in order."""
+        outcomes: list[Outcome | None] = []
+        opens: list[tuple[int, _Open]] = []
+
+        def flush() -> None:
+            results = self._open_all(service, [o for _, o in opens], now)
+            for (index, job), result in zip(opens, results, strict=True):
+                outcomes[index] = job.outcome(result)
+            opens.clear()
+
+        for one in judged:
+            if isinstance(one, _Open):
+                opens.append((len(outcomes), one))
+                outcomes.append(None)
+                continue
+            if isinstance(one, _Cancel):
+                flush()
+                one = one.run(service, now)
+            outcomes.append(one)
+        flush()
+        return [o for o in outcomes if o is not None]
 
     def _open_all(self, service: IncidentService, jobs: list[_Open], now: datetime) -> list[Incident | OncallError]:
         if not jobs:
@@ -155,7 +170,7 @@ class Intake:
                     found.append(service.open_or_update(summary, policy, now))
                 except OncallError as exc:
                     found.append(exc)
-        for _ in jobs:  # committed, not yet marked processed: the reliability tests' kill point
+        for _ in jobs:  # written, not yet marked processed or committed: the reliability tests' kill point
             self.checkpoint("incident_opened")
         return found
 

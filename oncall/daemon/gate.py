@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from oncall import logs
 from oncall.store import revisions
-from oncall.store.db import head_revision
+from oncall.store.db import head_revision, read_revision
 
 log = logs.get("oncall.daemon")
 
@@ -38,10 +38,9 @@ class GateState:
 
 
 def database_revision(engine: Engine) -> str | None:
-    """The alembic revision the database is at: one small query (alembic's own reader logs
-    each time it is asked, and this is asked every second)."""
+    """The alembic revision the database is at (:func:`~oncall.store.db.read_revision`)."""
     with engine.connect() as conn:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return read_revision(conn)
 
 
 known_revision = revisions.known

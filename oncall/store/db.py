@@ -173,6 +173,13 @@ def _stored_revision(conn: Connection) -> str | None:
     """What alembic recorded in ``alembic_version`` (``None``: no table, or no row)."""
     if not inspect(conn).has_table("alembic_version"):
         return None
+    return read_revision(conn)
+
+
+def read_revision(conn: Connection) -> str | None:
+    """The revision recorded in ``alembic_version``, in one small query: the schema gate asks
+    every second (alembic's own reader logs each time). ``None``: no row; the table missing
+    raises the driver's error. Raises :class:`StoreError` for several rows."""
     found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     if len(found) > 1:
         raise StoreError(f"the database records {len(found)} schema revisions ({', '.join(found)}), not one")

@@ -218,12 +218,22 @@ class InboxClaim:
             self.connection.execute(_ALIVE)
             self._heard = time.monotonic()
 
-    def mark(self, outcomes: list[tuple[int, str]], at: datetime) -> None:
-        """The batch's events processed (on PostgreSQL with the claim's commit)."""
-        if self.connection is None:
-            self.inbox.mark_many(outcomes, at)
-        elif outcomes:
-            _mark(self.connection, outcomes, at)
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """The transaction the batch's changes and marks are written in, committed when the
+        block ends without an exception: on PostgreSQL the claim's own; on SQLite one begun
+        here — after the batch was judged, so the file's one write lock is not held while
+        tickets are decided or a helpdesk is asked."""
+        if self.connection is not None:
+            yield self.connection
+            return
+        with self.inbox.engine.begin() as conn:
+            yield conn
+
+    def mark(self, conn: Connection, outcomes: list[tuple[int, str]], at: datetime) -> None:
+        """The batch's events processed, in :meth:`writing`'s transaction ``conn``."""
+        if outcomes:
+            _mark(conn, outcomes, at)
 
 
 _ALIVE = text("SELECT 1")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from daemon_rig import NY, MakeRig, Rig, write_config
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from support.databases import scratch_postgres_database
 
@@ -27,7 +28,7 @@ class Crash(BaseException):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def rig(request: pytest.FixtureRequest, make_rig: MakeRig, tmp_path: Path) -> Iterator[Rig]:
-    """On PostgreSQL the batch is one transaction and the hand-over's rows are written in it."""
+    """The batch is one transaction on both databases and the hand-over's rows are written in it."""
     config = write_config(tmp_path / "config-durable")
     if request.param == "sqlite":
         yield make_rig(config=config)
@@ -59,11 +60,11 @@ def test_a_worker_dying_before_the_marks_replays_the_batch_and_keeps_each_ticket
     marks = InboxClaim.mark
     calls = {"n": 0}
 
-    def mark_then_die(claim: InboxClaim, outcomes: list[tuple[int, str]], at: datetime) -> None:
+    def mark_then_die(claim: InboxClaim, conn: Connection, outcomes: list[tuple[int, str]], at: datetime) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise Crash
-        marks(claim, outcomes, at)
+        marks(claim, conn, outcomes, at)
 
     monkeypatch.setattr(InboxClaim, "mark", mark_then_die)
     rig.file("T-1", priority="normal")

@@ -199,9 +199,14 @@ def _check_window(trial: Trial, ledger: Ledger, sent: Counter[str], answered: se
         if trial.tickets[trial.kill_at - 1] not in stored:
             trial.problems.append("killed at 'accepted' but the ticket is not stored")
     elif trial.phase == "incident_opened":
-        if not any(not all(ledger.events.get(i.ticket_id, [True])) for i in ledger.incidents):
-            trial.problems.append("killed at 'incident_opened' but no incident with an "
-                                  "unprocessed event")
+        # killed inside the batch's transaction, its incidents written: none of it committed
+        pending = {t for t, processed in ledger.events.items() if not any(processed)}
+        if not pending:
+            trial.problems.append("killed at 'incident_opened' but every stored event was processed")
+        opened = sorted(pending & {i.ticket_id for i in ledger.incidents})
+        if opened:
+            trial.problems.append(f"killed at 'incident_opened', inside the batch's transaction, yet incidents "
+                                  f"of its unprocessed events were committed: {opened}")
     elif trial.phase in ("before_send", "after_send"):
         # Messages are handed over concurrently (several per pass), so at the kill each
         # claimed message is at Twilio at most once; the one the kill caught is not there yet

@@ -92,7 +92,7 @@ class IntakeOutcomes:
             except Exception:  # the ticket was decided already; telling the admins is best effort
                 log.exception("vocabulary.report_failed", source=outcome.source, ticket_id=outcome.ticket_id)
 
-    def _queue_replies(self, conn: Connection | None, outcomes: list[Outcome], now: datetime) -> None:
+    def _queue_replies(self, conn: Connection, outcomes: list[Outcome], now: datetime) -> None:
         """For a customer not entitled to after-hours help, the public "the desk opens at …"
         reply queued for write-back (once per ticket, however often it is decided)."""
         snap = self.snapshot()
@@ -104,7 +104,7 @@ class IntakeOutcomes:
                                                   desk.name or desk.id if desk else d.desk, now,
                                                   template=snap.customer_replies.not_covered, conn=conn)
 
-    def settle(self, conn: Connection | None, outcomes: list[Outcome], now: datetime) -> None:
+    def settle(self, conn: Connection, outcomes: list[Outcome], now: datetime) -> None:
         """The intake's ``settle``: the batch's tickets that did not page while their desk was
         closed kept for the desk's hand-over, those that paged or closed dropped — written
         before the batch's events are marked processed, so a crash cannot lose one. A failure
@@ -126,11 +126,8 @@ class IntakeOutcomes:
         if not changes:
             return
         try:
-            if conn is None:
-                self.waiting.keep(None, changes, now)
-            else:
-                with conn.begin_nested():  # a failure here rolls back only the hand-over's rows
-                    self.waiting.keep(conn, changes, now)
+            with conn.begin_nested():  # a failure here rolls back only the hand-over's rows
+                self.waiting.keep(conn, changes, now)
         except SQLAlchemyError:
             log.exception("handover.keep_failed", tickets=len(changes))
             self.metrics.handover_keep_failures.inc(len(changes))
