@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from oncall import logs
 from oncall.errors import IncidentError, NoSuchIncident, UnknownActor
 from oncall.escalation.directory import Directory
 from oncall.escalation.engine import transition
@@ -44,6 +45,8 @@ from oncall.store.tables import OPEN_STATES, audit, incidents, notifications
 FAILED_STATUSES = frozenset({"failed", "undelivered", "no-answer", "busy", "canceled", "machine"})
 DELIVERED_STATUSES = frozenset({"delivered", "completed", "read", "answered"})
 SYSTEM_ACTORS = frozenset({"oncall", "ticket"})
+
+log = logs.get("oncall.incidents")
 
 
 class IncidentService:
@@ -231,27 +234,45 @@ class IncidentService:
     def _apply(self, incident_id: int, event: Ack | Resolve | Escalate | Cancel, now: datetime,
                *, actor: str, notify: bool = True) -> Incident:
         for _ in range(10):  # optimistic lock: the runner may write in between
-            with self.engine.begin() as conn:
-                inc = repo.load(conn, incident_id)
-                if inc is None:
-                    raise NoSuchIncident(incident_id)
-                state, actions = transition(inc.engine, event, now,
-                                            ack_timeout=_policy_of(conn, inc.id).ack_timeout)
-                if state == inc.engine:
-                    raise IncidentError(_refusal(inc, event))
-                extra = {}
-                if isinstance(event, Ack):
-                    extra = {"acknowledged_by": actor, "acknowledged_at": now}
-                if not repo.save_state(conn, inc.id, inc.version, state, now, **extra):
-                    continue
-                repo.write_audit(conn, inc.id, now,
-                                 [a for a in actions if isinstance(a, Record)])
-                changed = repo.load(conn, inc.id)
-            assert changed is not None
+            try:
+                changed = self._apply_once(incident_id, event, now, actor=actor)
+            except DBAPIError as exc:
+                if not (exc.connection_invalidated and isinstance(self.engine, Engine)):
+                    raise
+                # The session was lost before the commit — this process frozen past the idle
+                # bound (see make_engine), a server restart or failover: nothing was written.
+                # Once more on a new connection; a commit that did land is found applied.
+                log.warning("incident.retried_after_lost_session", incident_id=incident_id,
+                            error=type(exc.orig).__name__)
+                continue
+            if changed is None:
+                continue
             if notify:
                 self.on_change()
             return changed
         raise IncidentError(f"incident #{incident_id} is busy; try again")
+
+    def _apply_once(self, incident_id: int, event: Ack | Resolve | Escalate | Cancel, now: datetime,
+                    *, actor: str) -> Incident | None:
+        """One try of :meth:`_apply`: the changed incident, or None when the runner wrote in between."""
+        with self.engine.begin() as conn:
+            inc = repo.load(conn, incident_id)
+            if inc is None:
+                raise NoSuchIncident(incident_id)
+            state, actions = transition(inc.engine, event, now,
+                                        ack_timeout=_policy_of(conn, inc.id).ack_timeout)
+            if state == inc.engine:
+                raise IncidentError(_refusal(inc, event))
+            extra = {}
+            if isinstance(event, Ack):
+                extra = {"acknowledged_by": actor, "acknowledged_at": now}
+            if not repo.save_state(conn, inc.id, inc.version, state, now, **extra):
+                return None
+            repo.write_audit(conn, inc.id, now,
+                             [a for a in actions if isinstance(a, Record)])
+            changed = repo.load(conn, inc.id)
+        assert changed is not None
+        return changed
 
     # ---- delivery feedback --------------------------------------------------------
 

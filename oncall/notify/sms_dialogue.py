@@ -14,6 +14,8 @@ from oncall.notify.privacy import mask_phone
 from oncall.notify.replies import ReplyKind, parse_reply
 
 log = structlog.get_logger(__name__)
+# The answer to a reply that failed for oncall's own reasons: the engineer must not go back to sleep.
+NOT_PROCESSED = "oncall: your reply could NOT be processed. Try again or call the on-call lead."
 
 
 def _sendable(text: str) -> str:
@@ -60,5 +62,5 @@ def answer_sms(handler: InboundHandler, phone: str, body: str, now: datetime) ->
     except Exception:
         # The engineer must learn that the ack did not land, or they will go back to sleep.
         log.exception("twilio.reply_failed", person=person, kind=str(reply.kind))
-        return "oncall: your reply could NOT be processed. Try again or call the on-call lead."
+        return NOT_PROCESSED
     return None  # pragma: no cover - every ReplyKind is matched above

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
+from support.databases import scratch_postgres_database
 from support.harness import Paging
+from support.reliab_daemon import poll_until
 from typer.testing import CliRunner
 
 from oncall.errors import IncidentError
+from oncall.incidents import repo
 from oncall.incidents.cli import register
 from oncall.incidents.model import TicketSummary, mask_address
+from oncall.store.db import make_engine, upgrade
 
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -205,3 +210,40 @@ def test_an_acknowledged_incident_escalated_by_hand_names_no_acknowledger(p: Pag
     assert "triggered" == again.state.value
     assert (None, None) == (again.acknowledged_by, again.acknowledged_at)
     assert ["ann"] == [e.actor for e in p.service.audit(inc.id) if e.kind == "acknowledged"]
+
+
+@pytest.mark.postgres
+def test_an_acknowledgement_whose_session_the_server_ended_is_retried_and_recorded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web process froze in the middle of an acknowledgement for longer than the idle bound
+    (ONCALL_FAILOVER_SECONDS): PostgreSQL ended its session, which gave the incident's lock
+    back. On waking, the acknowledgement is written again on a new connection — the engineer's
+    reply is not answered "could not be processed" for a freeze of the instance."""
+    with scratch_postgres_database() as url:
+        engine = make_engine(url, idle_limit=timedelta(milliseconds=300))
+        upgrade(engine)
+        watcher = make_engine(url)
+        try:
+            p = Paging(engine)
+            inc = p.service.open_or_update(ticket(), "primary", T0)
+            writes, ended = repo.write_audit, []
+
+            def frozen_once(conn: Connection, *args: Any, **kwargs: Any) -> None:
+                if not ended:  # the process stops here, its acknowledgement half written
+                    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+                    ended.append(poll_until(lambda: _gone(watcher, pid), timeout=10))
+                writes(conn, *args, **kwargs)
+
+            monkeypatch.setattr(repo, "write_audit", frozen_once)
+            acked = p.service.ack(inc.id, "ann", T0 + MIN, via="sms")
+            assert [True] == ended, "the server ended the frozen session"
+            assert ("acknowledged", "ann") == (acked.state.value, acked.acknowledged_by)
+            assert ["acknowledged"] == [e.kind for e in p.service.audit(inc.id) if e.kind == "acknowledged"]
+        finally:
+            engine.dispose()
+            watcher.dispose()
+
+
+def _gone(watcher: Engine, pid: int) -> bool:
+    with watcher.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).scalar() == 0

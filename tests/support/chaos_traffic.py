@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import httpx
 from sqlalchemy import Engine, select
 
+from oncall.notify.sms_dialogue import NOT_PROCESSED
 from oncall.sources.signatures import GENERIC_HEADER, sign_generic
 from oncall.store.tables import incidents, notifications
 from oncall.testing.twilio_doubles import FROM_NUMBER
@@ -209,6 +210,10 @@ class Acker:
                                                     body=f"{reply.code}a", via=instance.url)
             except httpx.HTTPError as exc:
                 reply.statuses.append(f"{instance.name}: {type(exc).__name__}")
+                continue
+            if answer.status_code == 200 and NOT_PROCESSED in answer.text:
+                # told the reply did not land: the engineer tries again, as the answer asks
+                reply.statuses.append(f"{instance.name}: 200, not processed")
                 continue
             reply.statuses.append(f"{instance.name}: {answer.status_code}")
             if answer.status_code == 200:
