@@ -109,22 +109,19 @@ class WriteBackFeed:
         self.ack_reply = reply
 
     def queue_public_reply(self, source: str, ticket_id: str, decision: Decision, desk_name: str,
-                           at: datetime, template: str = DEFAULT_NOT_COVERED, *,
-                           conn: Connection | None = None) -> bool:
+                           at: datetime, conn: Connection, template: str = DEFAULT_NOT_COVERED) -> bool:
         """For a customer not entitled to after-hours help (off unless the source allows it):
         queued in the database for the write-back lease holder, once per ticket — in ``conn``'s
-        transaction when given (the deciding batch's: a savepoint, so a failure here is this
-        reply's alone). True when queued; False when the source takes no public replies, the
+        transaction (the deciding batch's: a savepoint, so a failure here is this reply's
+        alone). True when queued; False when the source takes no public replies, the
         ticket has its reply, or the database failed (logged and counted: the ticket's paging
         goes on)."""
         if source not in self.writebacks or not self.public(source):
             return False
         text = public_reply_text(decision, desk_name, template, ticket_id)
         try:
-            if conn is None:
-                return self.replies.queue(source, ticket_id, NOT_COVERED, text, at)
             with conn.begin_nested():
-                return self.replies.queue(source, ticket_id, NOT_COVERED, text, at, conn)
+                return self.replies.queue(conn, source, ticket_id, NOT_COVERED, text, at)
         except SQLAlchemyError:
             log.exception("writeback.public_reply_not_queued", source=source, ticket_id=ticket_id)
             self.on_failure(source, "not_queued")

@@ -30,7 +30,6 @@ import structlog
 from oncall import logs
 from oncall.config.settings import Settings
 from oncall.config.snapshot import Snapshot
-from oncall.daemon.liveness import Progress
 from oncall.daemon.snapshots import load_configuration
 from oncall.daemon.wake import NotifyListener, NotifyWaker, can_notify
 from oncall.daemon.wiring import Daemon, new_instance_id, open_store
@@ -91,12 +90,8 @@ def _link(daemon: Daemon, fd: int) -> None:
     # the instance, which its worker shares at once (as PR_SET_PDEATHSIG would have it).
     # Each report carries the worker's proofs of progress, which its parent's watchdog judges.
     roles = daemon.roles
-    progress = Progress()
-    progress.observe(daemon.engine)
-    daemon.duties.watch = progress.running
     roles.report_to(ParentLink(fd, on_wake=daemon.kick, on_heard=daemon.source_health.record_traffic,
-                               report=roles.report, on_parent_gone=_die,
-                               watched=roles.transport_watch), progress)
+                               report=roles.report, on_parent_gone=_die, watched=roles.transport_watch))
 
 
 def _die() -> None:

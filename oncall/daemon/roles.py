@@ -163,11 +163,21 @@ class Roles:
         seconds, what = progress.quiet()
         return (seconds, what) if seconds > self.d.settings.worker_stall_seconds else None
 
-    def report_to(self, link: ParentLink, progress: Progress | None = None) -> None:
-        """Report to the web process through ``link``, with ``progress`` (the worker's proofs
-        of progress, :mod:`.liveness`) in each report."""
+    def report_to(self, link: ParentLink) -> None:
+        """Report to the web process through ``link``, with the worker's proofs of progress
+        (:meth:`watch_progress`) in each report."""
         self.links.parent = link
-        self.links.progress = progress
+        self.watch_progress()
+
+    def watch_progress(self) -> Progress:
+        """The worker's proofs of progress (:mod:`.liveness`) — its engine's statements, its
+        duties' runs — watched from now on: what its parent, or systemd, judges it by."""
+        if self.links.progress is None:
+            progress = Progress()
+            progress.observe(self.d.engine)
+            self.d.duties.watch = progress.running
+            self.links.progress = progress
+        return self.links.progress
 
     def transport_watch(self) -> tuple[bool, int]:
         """What the link to the web process watches to report at once: the transport's health
@@ -263,10 +273,8 @@ class Roles:
             self.d.keeper.start()
         if links.worker is not None:
             links.worker.start()
-        if self.standalone_worker and links.progress is None:
-            links.progress = Progress()
-            links.progress.observe(self.d.engine)
-            self.d.duties.watch = links.progress.running
+        if self.standalone_worker:
+            self.watch_progress()
         if links.progress is not None:
             links.progress.start_beating()
         if links.parent is not None:

@@ -30,12 +30,11 @@ class WaitingTickets:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def keep(self, conn: Connection | None, changes: Sequence[Kept | Dropped], now: datetime) -> None:
+    def keep(self, conn: Connection, changes: Sequence[Kept | Dropped], now: datetime) -> None:
         """What one batch of decided tickets changes, in order, set-based: each :class:`Kept`
         kept for its desk's next opening, or refreshed (a ticket already handed over waits
-        again only for a later opening), each :class:`Dropped` dropped. In ``conn`` (the batch's own
-        transaction) when given, else in one transaction of its own; replaying a batch writes
-        the same rows again."""
+        again only for a later opening), each :class:`Dropped` dropped, in ``conn`` (the batch's own
+        transaction); replaying a batch writes the same rows again."""
         final: dict[tuple[str, str], Kept | Dropped] = {}
         deleted: set[tuple[str, str]] = set()
         for change in changes:
@@ -45,11 +44,7 @@ class WaitingTickets:
             final[key] = change
         if not final:
             return
-        if conn is None:
-            with self.engine.begin() as own:
-                self._keep(own, final, deleted, now)
-        else:
-            self._keep(conn, final, deleted, now)
+        self._keep(conn, final, deleted, now)
 
     def _keep(self, conn: Connection, final: dict[tuple[str, str], Kept | Dropped], deleted: set[tuple[str, str]],
               now: datetime) -> None:

@@ -126,15 +126,14 @@ class SourceHealth:
         """What another process heard of a source (the worker's polls): each instant kept if
         it is later than ours, the failure count with the latest failure or success."""
         key = other.source.lower()
-        later = _later
         with self._lock:
             mine = self._status.get(key, SourceStatus(source=key))
-            theirs, ours = (later(s.last_failure, s.last_success) for s in (other, mine))
+            theirs, ours = (_later(s.last_failure, s.last_success) for s in (other, mine))
             newer = theirs is not None and (ours is None or theirs >= ours)
             self._status[key] = replace(
-                mine, last_success=later(mine.last_success, other.last_success),
-                last_traffic=later(mine.last_traffic, other.last_traffic),
-                last_failure=later(mine.last_failure, other.last_failure),
+                mine, last_success=_later(mine.last_success, other.last_success),
+                last_traffic=_later(mine.last_traffic, other.last_traffic),
+                last_failure=_later(mine.last_failure, other.last_failure),
                 last_error=other.last_error if newer else mine.last_error,
                 consecutive_failures=other.consecutive_failures if newer else mine.consecutive_failures)
 

@@ -50,18 +50,14 @@ class PublicReplies:
         self.engine = engine
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
 
-    def queue(self, source: str, ticket_id: str, kind: str, text: str, at: datetime,
-              conn: Connection | None = None) -> bool:
-        """Queue a reply — in ``conn``'s transaction when given —; False when this ticket has had
-        (or awaits) its reply of ``kind``."""
+    def queue(self, conn: Connection, source: str, ticket_id: str, kind: str, text: str, at: datetime) -> bool:
+        """Queue a reply in ``conn``'s transaction; False when this ticket has had (or awaits)
+        its reply of ``kind``."""
         statement = self._dialect.insert(public_replies).values(
             source=source, ticket_id=ticket_id, kind=kind, text=text, status=QUEUED, attempts=0,
             queued_at=at, updated_at=at,
         ).on_conflict_do_nothing(index_elements=["source", "ticket_id", "kind"]).returning(public_replies.c.id)
-        if conn is not None:
-            return conn.execute(statement).first() is not None
-        with self.engine.begin() as own:
-            return own.execute(statement).first() is not None
+        return conn.execute(statement).first() is not None
 
     def due(self, now: datetime, limit: int) -> list[QueuedReply]:
         """Oldest first: queued replies whose (next) attempt is due at ``now``, and replies left

@@ -102,11 +102,13 @@ def test_keep_applies_a_batch_in_order(rig: Rig) -> None:
     assert ["T-1", "T-2", "T-3"] == sorted(kept)
     w = WaitingTickets(rig.daemon.engine)
     at = rig.clock.now()
-    w.keep(None, [kept["T-1"], kept["T-2"], Dropped("generic", "T-2"), kept["T-3"]], at)
+    with rig.daemon.engine.begin() as conn:
+        w.keep(conn, [kept["T-1"], kept["T-2"], Dropped("generic", "T-2"), kept["T-3"]], at)
     assert ["T-1", "T-3"] == waiting(rig)
     later = at + timedelta(hours=1)
     lowered = Kept("generic", kept["T-1"].ticket, kept["T-1"].decision, "lowered")
-    w.keep(None, [Dropped("generic", "T-1"), lowered, kept["T-3"]], later)
+    with rig.daemon.engine.begin() as conn:
+        w.keep(conn, [Dropped("generic", "T-1"), lowered, kept["T-3"]], later)
     found = {t.ticket_id: t for t in w.waiting()}
     assert ["T-1", "T-3"] == sorted(found)
     assert (later, "lowered") == (found["T-1"].received_at, found["T-1"].reason)  # a row of its own again

@@ -76,9 +76,10 @@ def test_public_reply_is_off_unless_the_source_allows_it(tmp_path: Path) -> None
     p = paging(tmp_path)
     wb = RecordingWriteBack()
     off = WriteBackFeed(p.engine, {"zendesk": wb})
-    assert not off.queue_public_reply("zendesk", "9", decision, "Direct support", T0)
     on = WriteBackFeed(p.engine, {"zendesk": wb}, public=lambda s: s == "zendesk")
-    assert on.queue_public_reply("zendesk", "9", decision, "Direct support", T0)
+    with p.engine.begin() as conn:
+        assert not off.queue_public_reply("zendesk", "9", decision, "Direct support", T0, conn)
+        assert on.queue_public_reply("zendesk", "9", decision, "Direct support", T0, conn)
     on.run_once(T0)
     [note] = wb.notes
     assert note.public and "Mon 30 Nov 08:00" in note.text

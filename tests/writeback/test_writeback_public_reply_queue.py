@@ -76,7 +76,8 @@ def status(engine: Engine) -> tuple[str, int]:
 def test_a_failed_reply_is_tried_again_later_then_given_up_logged_and_counted(engine: Engine) -> None:
     helpdesk, failures = Helpdesk(ok=False), []
     wb = feed(engine, helpdesk, failures)
-    assert wb.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0)
+    with engine.begin() as conn:
+        assert wb.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0, conn)
     wb.run_once(T0)
     assert (1, [("zendesk", "retry")]) == (len(helpdesk.notes), failures)
     wb.run_once(T0 + timedelta(seconds=30))  # not due yet
@@ -93,7 +94,8 @@ def test_a_failed_reply_is_tried_again_later_then_given_up_logged_and_counted(en
 def test_a_failed_reply_that_then_goes_through_is_posted_once(engine: Engine) -> None:
     helpdesk = Helpdesk(ok=False)
     wb = feed(engine, helpdesk)
-    wb.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0)
+    with engine.begin() as conn:
+        wb.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0, conn)
     wb.run_once(T0)
     helpdesk.ok = True
     for minutes in range(1, 30):
@@ -105,7 +107,8 @@ def test_a_failed_reply_that_then_goes_through_is_posted_once(engine: Engine) ->
 def test_a_reply_whose_poster_died_mid_post_is_never_posted_again(engine: Engine) -> None:
     helpdesk, failures = Helpdesk(), []
     first = feed(engine, helpdesk)
-    first.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0)
+    with engine.begin() as conn:
+        first.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0, conn)
     [reply] = first.replies.due(T0, 10)
     assert first.replies.claim(reply, T0)  # claimed for sending; its process died before the answer
     after_restart = feed(engine, helpdesk, failures)
@@ -129,7 +132,8 @@ def test_a_feed_whose_lease_another_instance_took_posts_no_reply(engine: Engine)
     fence.token = grant.token
     helpdesk = Helpdesk()
     stale = feed(engine, helpdesk, fence=fence)
-    stale.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0)
+    with engine.begin() as conn:
+        stale.queue_public_reply("zendesk", "9", uncovered(), "Direct support", T0, conn)
     assert theirs.acquire("writeback", life) is not None  # taken over (ours had lapsed)
     with pytest.raises(LeaseLost):
         stale.run_once(T0 + life)

@@ -101,8 +101,8 @@ class IntakeOutcomes:
             if d is not None and not d.page and not d.entitled and not d.business_hours:
                 desk = snap.desks.get(d.desk)
                 self.writeback.queue_public_reply(outcome.source, outcome.ticket_id, d,
-                                                  desk.name or desk.id if desk else d.desk, now,
-                                                  template=snap.customer_replies.not_covered, conn=conn)
+                                                  desk.name or desk.id if desk else d.desk, now, conn,
+                                                  template=snap.customer_replies.not_covered)
 
     def settle(self, conn: Connection, outcomes: list[Outcome], now: datetime) -> None:
         """The intake's ``settle``: the batch's tickets that did not page while their desk was
